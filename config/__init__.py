@@ -1,0 +1,1 @@
+"""Settings and pipeline definitions: the bottom layer, importing nothing of Vivier's own."""

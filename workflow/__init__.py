@@ -1,0 +1,1 @@
+"""The domain: tables, pipelines, the transition service, deadlines and reports."""

@@ -1,0 +1,338 @@
+"""The tables of the domain, in the SQLModel family style (Base / Create / Update / table / Public).
+
+Every row belongs to one organisation. State columns (`state`, `version`, `state_entered_at`) are
+written by the transition service only (workflow/service.py).
+"""
+
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import Column, Index, UniqueConstraint, text
+from sqlmodel import Field, SQLModel
+
+from workflow.types import JSONType, UTCDateTime
+
+
+def _utc(nullable: bool = False, index: bool = False) -> Any:
+    return Field(
+        default=None if nullable else ...,
+        sa_column=Column(UTCDateTime(), nullable=nullable, index=index),
+    )
+
+
+def _json(default_factory: Any = list) -> Any:
+    return Field(default_factory=default_factory, sa_column=Column(JSONType, nullable=False))
+
+
+class Role(StrEnum):
+    admin = "admin"
+    hr = "hr"
+    recruiter = "recruiter"
+    interviewer = "interviewer"
+
+
+class PostingKind(StrEnum):
+    staff = "staff"
+    volunteer = "volunteer"
+
+
+class EntityType(StrEnum):
+    application = "application"
+    posting = "posting"
+
+
+class ActorKind(StrEnum):
+    user = "user"
+    candidate = "candidate"
+    system = "system"
+
+
+class Recommendation(StrEnum):
+    strong_no = "strong_no"
+    no = "no"
+    yes = "yes"
+    strong_yes = "strong_yes"
+
+
+class DeadlineStatus(StrEnum):
+    pending = "pending"
+    done = "done"
+    skipped = "skipped"
+    cancelled = "cancelled"
+    failed = "failed"
+
+
+# --- Organisation and users -------------------------------------------------------------------
+
+
+class Organisation(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    slug: str = Field(max_length=64, unique=True)
+    name: str = Field(max_length=255)
+    default_language: str = Field(default="fr", max_length=8)
+    timezone: str = Field(default="Europe/Brussels", max_length=64)
+    created_at: datetime = _utc()
+
+
+class User(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("organisation_id", "email"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    organisation_id: int = Field(foreign_key="organisation.id", index=True)
+    email: str = Field(max_length=320)
+    name: str = Field(max_length=255)
+    role: Role
+    password_hash: str | None = Field(default=None, max_length=255)
+    is_active: bool = True
+    created_at: datetime = _utc()
+
+
+# --- Postings ---------------------------------------------------------------------------------
+
+
+class PostingBase(SQLModel):
+    ref: str = Field(max_length=64, description="The organisation's own reference for the call.")
+    kind: PostingKind
+    title: str = Field(max_length=255)
+    description: str = ""
+    location: str = Field(default="", max_length=255)
+    # [{"code": "en", "level": "required" | "asset"}]
+    languages: list[dict[str, str]] = _json()
+    # [{"label": "...", "percent": 80}]
+    workload: list[dict[str, Any]] = _json()
+    # Selection criteria; screening records an assessment against each.
+    criteria: list[str] = _json()
+    salary_min: int | None = None
+    salary_max: int | None = None
+    salary_currency: str | None = Field(default=None, max_length=3)
+    salary_period: str | None = Field(default=None, max_length=16)
+    salary_payments_per_year: int | None = None
+    vacancies: int = Field(default=1, ge=1)
+    contact_name: str = Field(default="", max_length=255)
+    contact_email: str = Field(default="", max_length=320)
+    how_to_apply: str = ""
+    application_subject: str = Field(default="", max_length=255)
+    timezone: str = Field(default="Europe/Brussels", max_length=64)
+    start_date: date | None = None
+    start_asap: bool = False
+    commitment_months: int | None = Field(default=None, ge=1)
+    pipeline: str = Field(max_length=64, description="The applications' pipeline.")
+
+
+class Posting(PostingBase, table=True):
+    __table_args__ = (UniqueConstraint("organisation_id", "ref"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    organisation_id: int = Field(foreign_key="organisation.id", index=True)
+    owner_id: int | None = Field(default=None, foreign_key="user.id")
+    opens_at: datetime | None = _utc(nullable=True)
+    closes_at: datetime | None = _utc(nullable=True)
+    state: str = Field(max_length=64)
+    version: int = 1
+    state_entered_at: datetime = _utc()
+    created_at: datetime = _utc()
+
+
+class PostingCreate(PostingBase):
+    """What a caller gives to create a posting. `closes_on` is a date-only closing date."""
+
+    opens_at: datetime | None = None
+    closes_at: datetime | None = None
+    closes_on: date | None = None
+
+
+class PostingPublic(PostingBase):
+    id: int
+    organisation_id: int
+    state: str
+    version: int
+    opens_at: datetime | None
+    closes_at: datetime | None
+    state_entered_at: datetime
+
+
+# --- Candidates and applications --------------------------------------------------------------
+
+
+class CandidateBase(SQLModel):
+    first_name: str = Field(max_length=255)
+    last_name: str = Field(max_length=255)
+    email: str = Field(max_length=320)
+    phone: str = Field(default="", max_length=64)
+    language: str = Field(default="fr", max_length=8)
+
+
+class Candidate(CandidateBase, table=True):
+    __table_args__ = (UniqueConstraint("organisation_id", "email_normalised"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    organisation_id: int = Field(foreign_key="organisation.id", index=True)
+    email_normalised: str = Field(max_length=320)
+    # [{"kind": "privacy" | "talent_pool", "text_version": "2024-01", "given_at": iso}]
+    consents: list[dict[str, Any]] = _json()
+    anonymised_at: datetime | None = _utc(nullable=True)
+    created_at: datetime = _utc()
+
+
+class CandidateCreate(CandidateBase):
+    consents: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class ApplicationBase(SQLModel):
+    source: str = Field(default="", max_length=64)
+
+
+class Application(ApplicationBase, table=True):
+    __table_args__ = (
+        UniqueConstraint("posting_id", "candidate_id"),
+        Index("ix_application_posting_state", "posting_id", "state"),
+        Index("ix_application_org_state", "organisation_id", "state"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    organisation_id: int = Field(foreign_key="organisation.id")
+    posting_id: int = Field(foreign_key="posting.id")
+    candidate_id: int = Field(foreign_key="candidate.id", index=True)
+    pipeline: str = Field(max_length=64)
+    state: str = Field(max_length=64)
+    version: int = 1
+    state_entered_at: datetime = _utc()
+    rejection_reason: str | None = Field(default=None, max_length=255)
+    commitment_start: date | None = None
+    commitment_end: date | None = None
+    # {"criterion text": {"met": true, "note": "..."}}, recorded at screening (seed 002).
+    assessment: dict[str, Any] = _json(dict)
+    created_at: datetime = _utc()
+
+
+class ApplicationPublic(ApplicationBase):
+    id: int
+    organisation_id: int
+    posting_id: int
+    candidate_id: int
+    pipeline: str
+    state: str
+    version: int
+    state_entered_at: datetime
+    rejection_reason: str | None
+    commitment_start: date | None
+    commitment_end: date | None
+
+
+class Document(SQLModel, table=True):
+    """A stored file's metadata; the bytes live under `storage_name` in the storage folder."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    organisation_id: int = Field(foreign_key="organisation.id", index=True)
+    application_id: int = Field(foreign_key="application.id", index=True)
+    kind: str = Field(max_length=32)  # cv, cover_letter, other
+    storage_name: str = Field(max_length=128, unique=True)
+    content_type: str = Field(max_length=128)
+    size: int
+    sha256: str = Field(max_length=64)
+    created_at: datetime = _utc()
+
+
+# --- Interviews -------------------------------------------------------------------------------
+
+
+class Interview(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    organisation_id: int = Field(foreign_key="organisation.id", index=True)
+    application_id: int = Field(foreign_key="application.id", index=True)
+    starts_at: datetime = _utc()
+    ends_at: datetime | None = _utc(nullable=True)
+    timezone: str = Field(default="Europe/Brussels", max_length=64)
+    location: str = Field(default="", max_length=255)
+    video_link: str = Field(default="", max_length=1024)
+    cancelled_at: datetime | None = _utc(nullable=True)
+    sequence: int = 0  # iCalendar SEQUENCE, raised on each reschedule
+    created_at: datetime = _utc()
+
+
+class InterviewInterviewer(SQLModel, table=True):
+    __tablename__ = "interview_interviewer"
+
+    interview_id: int = Field(foreign_key="interview.id", primary_key=True)
+    user_id: int = Field(foreign_key="user.id", primary_key=True, index=True)
+
+
+class Feedback(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("interview_id", "interviewer_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    organisation_id: int = Field(foreign_key="organisation.id", index=True)
+    interview_id: int = Field(foreign_key="interview.id", index=True)
+    interviewer_id: int = Field(foreign_key="user.id")
+    recommendation: Recommendation
+    notes: str = ""
+    created_at: datetime = _utc()
+
+
+# --- History, deadlines, counts ---------------------------------------------------------------
+
+
+class TransitionRecord(SQLModel, table=True):
+    """Append-only: a database trigger refuses UPDATE and DELETE (see the first migration)."""
+
+    __tablename__ = "transition_record"
+    __table_args__ = (Index("ix_transition_record_entity", "entity_type", "entity_id", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    organisation_id: int = Field(foreign_key="organisation.id", index=True)
+    entity_type: EntityType
+    entity_id: int
+    pipeline: str = Field(max_length=64)
+    event: str = Field(max_length=64)
+    from_state: str | None = Field(default=None, max_length=64)
+    to_state: str = Field(max_length=64)
+    actor_kind: ActorKind
+    actor_id: int | None = None
+    reason: str | None = None
+    payload: dict[str, Any] = _json(dict)
+    at: datetime = _utc()
+
+
+class Deadline(SQLModel, table=True):
+    """One pending timed action: the database, not the scheduler, is the source of truth."""
+
+    __table_args__ = (
+        Index("ix_deadline_due", "status", "due_at"),
+        # At most one pending deadline of a kind per entity: a changed date moves it.
+        Index(
+            "uq_deadline_pending",
+            "entity_type",
+            "entity_id",
+            "kind",
+            unique=True,
+            postgresql_where=text("status = 'pending'"),
+            sqlite_where=text("status = 'pending'"),
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    organisation_id: int = Field(foreign_key="organisation.id", index=True)
+    entity_type: EntityType
+    entity_id: int
+    kind: str = Field(max_length=64)
+    event: str | None = Field(default=None, max_length=64)  # None: a reminder, not a transition
+    state: str = Field(
+        max_length=64, description="The state that scheduled it; leaving cancels it."
+    )
+    due_at: datetime = _utc()
+    status: DeadlineStatus = DeadlineStatus.pending
+    attempts: int = 0
+    last_error: str | None = None
+    created_at: datetime = _utc()
+    updated_at: datetime = _utc()
+
+
+class PipelineCount(SQLModel, table=True):
+    """Applications per (posting, state), kept by the transition service in its own transaction."""
+
+    __tablename__ = "pipeline_count"
+
+    posting_id: int = Field(foreign_key="posting.id", primary_key=True)
+    state: str = Field(max_length=64, primary_key=True)
+    count: int = 0

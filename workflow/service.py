@@ -1,0 +1,549 @@
+"""The transition service: the one way any caller (API, CLI, scheduler, demo) changes a state.
+
+`fire()` is one database transaction: lock the row, check the event is allowed from the current
+state, run the guards, update state + version + state_entered_at, append the TransitionRecord,
+run the effects, move the counts and the deadlines, publish the domain event to subscribers (who may
+add rows in the same transaction), commit once. `fire_in()` does the same inside a transaction the
+caller owns, for callers that compose several changes in one unit of work.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import sessionmaker
+from sqlmodel import Session
+
+from workflow.clock import Clock, system_clock
+from workflow.context import Actor, TransitionContext
+from workflow.dates import as_instant, closing_instant
+from workflow.effects import DEFAULT_COMMITMENT_MONTHS, run_effects
+from workflow.errors import (
+    AlreadyExists,
+    GuardFailed,
+    InvalidInput,
+    NotFound,
+    StaleVersion,
+    TransitionNotAllowed,
+    UnknownEvent,
+)
+from workflow.events import DomainEvent, EventBus
+from workflow.guards import GUARDS
+from workflow.models import (
+    Application,
+    Candidate,
+    CandidateCreate,
+    Deadline,
+    DeadlineStatus,
+    EntityType,
+    Organisation,
+    PipelineCount,
+    Posting,
+    PostingCreate,
+    PostingKind,
+    TransitionRecord,
+)
+from workflow.pipeline import HISTORY, Pipeline, StateDef
+
+POSTING_PIPELINE = "posting"
+MODELS: dict[EntityType, type[Application] | type[Posting]] = {
+    EntityType.application: Application,
+    EntityType.posting: Posting,
+}
+
+
+@dataclass(frozen=True)
+class FireResult:
+    organisation_id: int
+    entity_type: EntityType
+    entity_id: int
+    event: str
+    from_state: str
+    to_state: str
+    version: int
+    record_id: int
+    at: datetime
+
+
+@dataclass(frozen=True)
+class EventOption:
+    """An event the pipeline declares from the current state, and the guard blocking it, if any."""
+
+    event: str
+    dest: str
+    blocked_by: GuardFailed | None
+
+
+def normalise_email(email: str) -> str:
+    """The key duplicates are found by: trimmed and lower-cased."""
+    return email.strip().lower()
+
+
+class Workflow:
+    """The pipelines, the clock and the event bus, with the operations that change states."""
+
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        pipelines: dict[str, Pipeline],
+        *,
+        clock: Clock = system_clock,
+        bus: EventBus | None = None,
+    ) -> None:
+        self.sessions = sessions
+        self.pipelines = pipelines
+        self.clock = clock
+        self.bus = bus or EventBus()
+
+    # --- Transitions --------------------------------------------------------------------------
+
+    def fire(
+        self,
+        entity_type: EntityType,
+        entity_id: int,
+        event: str,
+        actor: Actor,
+        *,
+        reason: str | None = None,
+        payload: dict[str, Any] | None = None,
+        expected_version: int | None = None,
+        organisation_id: int | None = None,
+    ) -> FireResult:
+        """Fire `event` on the entity in a transaction of its own; nothing is written on error."""
+        with self.sessions.begin() as session:
+            return self.fire_in(
+                session,
+                entity_type,
+                entity_id,
+                event,
+                actor,
+                reason=reason,
+                payload=payload,
+                expected_version=expected_version,
+                organisation_id=organisation_id,
+            )
+
+    def fire_in(
+        self,
+        session: Session,
+        entity_type: EntityType,
+        entity_id: int,
+        event: str,
+        actor: Actor,
+        *,
+        reason: str | None = None,
+        payload: dict[str, Any] | None = None,
+        expected_version: int | None = None,
+        organisation_id: int | None = None,
+        now: datetime | None = None,
+    ) -> FireResult:
+        """Fire `event` inside the caller's transaction (the caller commits or rolls back)."""
+        now = now or self.clock()
+        entity = self._lock(session, entity_type, entity_id, organisation_id)
+        pipeline = self.pipeline_of(entity)
+        if event not in pipeline.events:
+            raise UnknownEvent(pipeline.name, event, pipeline.events)
+        if expected_version is not None and expected_version != entity.version:
+            raise StaleVersion(entity_type.value, entity_id, expected_version, entity.version)
+        transition = pipeline.transition(entity.state, event)
+        if transition is None:
+            raise TransitionNotAllowed(entity.state, event, pipeline.allowed_events(entity.state))
+        ctx = TransitionContext(
+            session=session,
+            workflow=self,
+            pipeline=pipeline,
+            entity_type=entity_type,
+            entity=entity,
+            event=event,
+            actor=actor,
+            now=now,
+            reason=reason,
+            payload=dict(payload or {}),
+            transition=transition,
+        )
+        self._check_guards(ctx, transition.guards)
+        source = entity.state
+        dest = self._history_dest(session, ctx) if transition.dest == HISTORY else transition.dest
+        run_effects(ctx, transition.effects)
+        entity.state = dest
+        entity.version += 1
+        if dest != source:
+            entity.state_entered_at = now
+        return self._entered(ctx, source, dest)
+
+    def options_in(
+        self,
+        session: Session,
+        entity_type: EntityType,
+        entity_id: int,
+        actor: Actor,
+        *,
+        organisation_id: int | None = None,
+        reason: str | None = None,
+        payload: dict[str, Any] | None = None,
+    ) -> list[EventOption]:
+        """Each event declared from the current state, with the guard that blocks it now."""
+        entity = self._get(session, entity_type, entity_id, organisation_id)
+        pipeline = self.pipeline_of(entity)
+        options = []
+        for event in pipeline.allowed_events(entity.state):
+            transition = pipeline.transition(entity.state, event)
+            assert transition is not None
+            ctx = TransitionContext(
+                session=session,
+                workflow=self,
+                pipeline=pipeline,
+                entity_type=entity_type,
+                entity=entity,
+                event=event,
+                actor=actor,
+                now=self.clock(),
+                reason=reason,
+                payload=dict(payload or {}),
+                transition=transition,
+            )
+            try:
+                self._check_guards(ctx, transition.guards)
+                blocked = None
+            except GuardFailed as failure:
+                blocked = failure
+            options.append(EventOption(event, transition.dest, blocked))
+        return options
+
+    # --- Creation -----------------------------------------------------------------------------
+
+    def create_posting_in(
+        self,
+        session: Session,
+        organisation_id: int,
+        data: PostingCreate,
+        actor: Actor,
+        *,
+        owner_id: int | None = None,
+        now: datetime | None = None,
+    ) -> Posting:
+        """A new posting in its pipeline's initial state, with its history's first row."""
+        now = now or self.clock()
+        if session.get(Organisation, organisation_id) is None:
+            raise NotFound("organisation", organisation_id)
+        application_pipeline = self.pipelines.get(data.pipeline)
+        if (
+            application_pipeline is None
+            or application_pipeline.entity is not EntityType.application
+        ):
+            names = sorted(
+                n for n, p in self.pipelines.items() if p.entity is EntityType.application
+            )
+            raise InvalidInput("pipeline", f"unknown pipeline {data.pipeline!r}; one of {names}")
+        if data.closes_at is not None and data.closes_on is not None:
+            raise InvalidInput("closes_on", "give closes_at or closes_on, not both")
+        closing = data.closes_at or data.closes_on
+        fields = data.model_dump(exclude={"opens_at", "closes_at", "closes_on"})
+        if data.kind is PostingKind.volunteer and data.commitment_months is None:
+            fields["commitment_months"] = DEFAULT_COMMITMENT_MONTHS
+        lifecycle = self.pipelines[POSTING_PIPELINE]
+        posting = Posting(
+            **fields,
+            organisation_id=organisation_id,
+            owner_id=owner_id,
+            opens_at=as_instant(data.opens_at, data.timezone) if data.opens_at else None,
+            closes_at=closing_instant(closing, data.timezone) if closing else None,
+            state=lifecycle.initial,
+            version=1,
+            state_entered_at=now,
+            created_at=now,
+        )
+        session.add(posting)
+        session.flush()
+        ctx = TransitionContext(
+            session, self, lifecycle, EntityType.posting, posting, "create", actor, now
+        )
+        self._entered(ctx, None, posting.state)
+        return posting
+
+    def apply_in(
+        self,
+        session: Session,
+        posting_id: int,
+        person: CandidateCreate,
+        actor: Actor | None = None,
+        *,
+        source: str = "",
+        organisation_id: int | None = None,
+        now: datetime | None = None,
+    ) -> Application:
+        """A candidate applies: one candidate per normalised e-mail, one application per posting.
+
+        The posting row is share-locked so that a concurrent cancel or fill, whose cascade
+        answers every open application, cannot miss this one.
+        """
+        now = now or self.clock()
+        posting = self._lock(session, EntityType.posting, posting_id, organisation_id, share=True)
+        pipeline = self.pipelines[posting.pipeline]
+        candidate = self._candidate(session, posting.organisation_id, person, now)
+        application = Application(
+            organisation_id=posting.organisation_id,
+            posting_id=posting.id,
+            candidate_id=candidate.id,
+            pipeline=pipeline.name,
+            state=pipeline.initial,
+            version=1,
+            state_entered_at=now,
+            source=source,
+            created_at=now,
+        )
+        ctx = TransitionContext(
+            session,
+            self,
+            pipeline,
+            EntityType.application,
+            application,
+            "create",
+            actor or Actor.candidate(candidate.id),
+            now,
+        )
+        self._check_guards(ctx, pipeline.create_guards)
+        try:
+            with session.begin_nested():
+                session.add(application)
+        except IntegrityError:
+            raise AlreadyExists(
+                "application", f"{person.email} has already applied to posting {posting.id}"
+            ) from None
+        self._entered(ctx, None, application.state)
+        return application
+
+    def _candidate(
+        self, session: Session, organisation_id: int, person: CandidateCreate, now: datetime
+    ) -> Candidate:
+        key = normalise_email(person.email)
+        query = select(Candidate).where(
+            Candidate.organisation_id == organisation_id, Candidate.email_normalised == key
+        )
+        existing = session.scalars(query).first()
+        if existing is not None:
+            return existing
+        candidate = Candidate(
+            **person.model_dump(),
+            organisation_id=organisation_id,
+            email_normalised=key,
+            created_at=now,
+        )
+        try:
+            with session.begin_nested():
+                session.add(candidate)
+        except IntegrityError:  # the same person applied at the same moment elsewhere
+            return session.scalars(query).one()
+        return candidate
+
+    # --- Shared steps -------------------------------------------------------------------------
+
+    def pipeline_of(self, entity: Application | Posting) -> Pipeline:
+        name = POSTING_PIPELINE if isinstance(entity, Posting) else entity.pipeline
+        return self.pipelines[name]
+
+    def _get(
+        self,
+        session: Session,
+        entity_type: EntityType,
+        entity_id: int,
+        organisation_id: int | None,
+    ) -> Application | Posting:
+        entity = session.get(MODELS[entity_type], entity_id, populate_existing=True)
+        if entity is None or organisation_id not in (None, entity.organisation_id):
+            raise NotFound(entity_type.value, entity_id)
+        return entity
+
+    def _lock(
+        self,
+        session: Session,
+        entity_type: EntityType,
+        entity_id: int,
+        organisation_id: int | None,
+        *,
+        share: bool = False,
+    ) -> Any:
+        """Read the row with a lock held to the end of the transaction (PostgreSQL: FOR UPDATE;
+        SQLite: the whole database is already held by BEGIN IMMEDIATE)."""
+        model = MODELS[entity_type]
+        query = (
+            select(model)
+            .where(model.id == entity_id)
+            .with_for_update(read=share)
+            .execution_options(populate_existing=True)
+        )
+        entity = session.scalars(query).first()
+        if entity is None or organisation_id not in (None, entity.organisation_id):
+            raise NotFound(entity_type.value, entity_id)
+        return entity
+
+    @staticmethod
+    def _check_guards(ctx: TransitionContext, guards: tuple[str, ...]) -> None:
+        for name in guards:
+            message = GUARDS[name](ctx)
+            if message is not None:
+                raise GuardFailed(name, message)
+
+    @staticmethod
+    def _history_dest(session: Session, ctx: TransitionContext) -> str:
+        """The state the entity left when it entered the one it is in now."""
+        left = session.scalar(
+            select(TransitionRecord.from_state)
+            .where(
+                TransitionRecord.entity_type == ctx.entity_type,
+                TransitionRecord.entity_id == ctx.entity.id,
+                TransitionRecord.to_state == ctx.entity.state,
+            )
+            .order_by(TransitionRecord.id.desc())
+            .limit(1)
+        )
+        if left is None:
+            raise GuardFailed(
+                "history", f"the history does not say which stage led to {ctx.entity.state!r}"
+            )
+        return left
+
+    def _entered(self, ctx: TransitionContext, source: str | None, dest: str) -> FireResult:
+        """What follows every change of state, creation included: history first (so a cascade's
+        rows come after it), then effects, deadlines and counts, then the domain event."""
+        session, entity = ctx.session, ctx.entity
+        record = TransitionRecord(
+            organisation_id=entity.organisation_id,
+            entity_type=ctx.entity_type,
+            entity_id=entity.id,
+            pipeline=ctx.pipeline.name,
+            event=ctx.event,
+            from_state=source,
+            to_state=dest,
+            actor_kind=ctx.actor.kind,
+            actor_id=ctx.actor.id,
+            reason=ctx.reason,
+            payload=_jsonable(ctx.payload),
+            at=ctx.now,
+        )
+        session.add(record)
+        session.flush()
+        if source != dest:
+            state = ctx.pipeline.states[dest]
+            run_effects(ctx, state.on_enter)
+            if source is not None:
+                self._cancel_deadlines(ctx, source)
+            self._schedule_deadlines(ctx, state)
+            if ctx.entity_type is EntityType.application:
+                _move_counts(session, entity.posting_id, source, dest)
+        session.flush()
+        self.bus.publish(
+            session,
+            DomainEvent(
+                name="created" if source is None else "transitioned",
+                organisation_id=entity.organisation_id,
+                entity_type=ctx.entity_type,
+                entity_id=entity.id,
+                pipeline=ctx.pipeline.name,
+                at=ctx.now,
+                actor=ctx.actor,
+                event=ctx.event,
+                from_state=source,
+                to_state=dest,
+                reason=ctx.reason,
+                payload=record.payload,
+                record_id=record.id,
+            ),
+        )
+        return FireResult(
+            organisation_id=entity.organisation_id,
+            entity_type=ctx.entity_type,
+            entity_id=entity.id,
+            event=ctx.event,
+            from_state=source or "",
+            to_state=dest,
+            version=entity.version,
+            record_id=record.id,
+            at=ctx.now,
+        )
+
+    @staticmethod
+    def _cancel_deadlines(ctx: TransitionContext, left_state: str) -> None:
+        """Deadlines belong to the state that scheduled them: leaving it cancels them."""
+        ctx.session.execute(
+            update(Deadline)
+            .where(
+                Deadline.entity_type == ctx.entity_type,
+                Deadline.entity_id == ctx.entity.id,
+                Deadline.state == left_state,
+                Deadline.status == DeadlineStatus.pending,
+            )
+            .values(status=DeadlineStatus.cancelled, updated_at=ctx.now)
+        )
+
+    @staticmethod
+    def _schedule_deadlines(ctx: TransitionContext, state: StateDef) -> None:
+        """Create, or move, the pending deadline of each kind the new state declares."""
+        timezone = ctx.posting.timezone
+        for spec in state.deadlines:
+            value = getattr(ctx.entity, spec.at)
+            if value is None:
+                continue
+            due_at = as_instant(value, timezone) + spec.offset
+            schedule_deadline(ctx, spec.kind, due_at, spec.event, state.name)
+
+
+def schedule_deadline(
+    ctx: TransitionContext, kind: str, due_at: datetime, event: str | None, state: str
+) -> Deadline:
+    """The pending deadline of `kind` for the entity, created or moved to `due_at`."""
+    session = ctx.session
+    pending = session.scalars(
+        select(Deadline).where(
+            Deadline.entity_type == ctx.entity_type,
+            Deadline.entity_id == ctx.entity.id,
+            Deadline.kind == kind,
+            Deadline.status == DeadlineStatus.pending,
+        )
+    ).first()
+    if pending is None:
+        pending = Deadline(
+            organisation_id=ctx.entity.organisation_id,
+            entity_type=ctx.entity_type,
+            entity_id=ctx.entity.id,
+            kind=kind,
+            created_at=ctx.now,
+            due_at=due_at,
+            state=state,
+            updated_at=ctx.now,
+        )
+        session.add(pending)
+    pending.due_at, pending.event, pending.state, pending.updated_at = due_at, event, state, ctx.now
+    return pending
+
+
+def _move_counts(session: Session, posting_id: int, source: str | None, dest: str) -> None:
+    """Keep pipeline_count equal to the GROUP BY over applications. The rows of one move are
+    updated in order of state name, so concurrent moves cannot deadlock on them."""
+    deltas = {dest: 1} if source is None else {source: -1, dest: 1}
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    for state in sorted(deltas):
+        statement = dialect.insert(PipelineCount).values(
+            posting_id=posting_id, state=state, count=deltas[state]
+        )
+        session.execute(
+            statement.on_conflict_do_update(
+                index_elements=["posting_id", "state"],
+                set_={"count": PipelineCount.count + deltas[state]},
+            )
+        )
+
+
+def _jsonable(payload: dict[str, Any]) -> dict[str, Any]:
+    """The payload as stored in the history: dates and other values as their ISO/text form."""
+    return {
+        key: value
+        if isinstance(value, str | int | float | bool | None | list | dict)
+        else str(value)
+        for key, value in payload.items()
+    }
