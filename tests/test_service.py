@@ -282,9 +282,9 @@ def test_closing_date_runs_to_end_of_day_in_posting_zone(workflow, org):
     )
     with time_machine.travel(datetime(2027, 3, 31, 21, 59, 59, 500000, tzinfo=UTC), tick=False):
         make_application(workflow, posting)
-    with time_machine.travel(datetime(2027, 3, 31, 22, 0, 0, tzinfo=UTC), tick=False):
-        with pytest.raises(GuardFailed) as raised:
-            make_application(workflow, posting)
+    closed = time_machine.travel(datetime(2027, 3, 31, 22, 0, 0, tzinfo=UTC), tick=False)
+    with closed, pytest.raises(GuardFailed) as raised:
+        make_application(workflow, posting)
     assert raised.value.guard == "posting_open"
 
 
@@ -350,12 +350,18 @@ def test_counts_follow_every_move(workflow, posting):
 
 def test_history_is_append_only(workflow, posting):
     make_application(workflow, posting)
-    with workflow.sessions() as session, pytest.raises(DBAPIError, match="append-only"):
-        with session.begin_nested():
-            session.execute(text("UPDATE transition_record SET reason = 'rewritten'"))
-    with workflow.sessions() as session, pytest.raises(DBAPIError, match="append-only"):
-        with session.begin_nested():
-            session.execute(text("DELETE FROM transition_record"))
+    with (
+        workflow.sessions() as session,
+        pytest.raises(DBAPIError, match="append-only"),
+        session.begin_nested(),
+    ):
+        session.execute(text("UPDATE transition_record SET reason = 'rewritten'"))
+    with (
+        workflow.sessions() as session,
+        pytest.raises(DBAPIError, match="append-only"),
+        session.begin_nested(),
+    ):
+        session.execute(text("DELETE FROM transition_record"))
 
 
 def test_domain_event_published_in_the_transaction(workflow, posting):
