@@ -11,6 +11,7 @@ savepoints. Tests that need several connections use `engine` directly and data o
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
@@ -41,9 +42,10 @@ def _admin_conninfo() -> str:
     return url.render_as_string(hide_password=False)
 
 
-@pytest.fixture(scope="session")
-def postgresql_database_url() -> Iterator[str]:
-    """A fresh PostgreSQL database for this test run, dropped afterwards."""
+@contextmanager
+def new_pg_database() -> Iterator[str]:
+    """A new, empty PostgreSQL database, dropped afterwards. Skips (fails under CI=true) when the
+    server cannot be reached."""
     name = f"vivier_test_{uuid.uuid4().hex[:10]}"
     try:
         admin = psycopg.connect(_admin_conninfo(), autocommit=True, connect_timeout=5)
@@ -55,9 +57,28 @@ def postgresql_database_url() -> Iterator[str]:
     with admin:
         admin.execute(f'CREATE DATABASE "{name}"')
     url = make_url(pg_server_url()).set(database=name, drivername="postgresql+psycopg")
-    yield url.render_as_string(hide_password=False)
-    with psycopg.connect(_admin_conninfo(), autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    try:
+        yield url.render_as_string(hide_password=False)
+    finally:
+        with psycopg.connect(_admin_conninfo(), autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def postgresql_database_url() -> Iterator[str]:
+    """The PostgreSQL database of this test run."""
+    with new_pg_database() as url:
+        yield url
+
+
+@pytest.fixture
+def empty_database_url(backend: str, tmp_path: Path) -> Iterator[str]:
+    """A database of the test's own, empty (no schema), on the current backend."""
+    if backend == "sqlite":
+        yield f"sqlite:///{tmp_path / 'own.db'}"
+        return
+    with new_pg_database() as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

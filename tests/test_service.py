@@ -385,3 +385,17 @@ def test_failing_subscriber_rolls_the_transition_back(workflow, posting):
         workflow.fire(APP, application.id, "screen", STAFF)
     assert load(workflow, Application, application.id).state == "received"
     assert len(history(workflow, APP, application.id)) == 1
+
+
+def test_options_show_each_event_and_what_blocks_it(workflow, posting):
+    application = make_application(workflow, posting)
+    advance(workflow, application, "screen", "invite")
+    with workflow.sessions() as session:
+        options = workflow.options_in(session, APP, application.id, STAFF)
+    blocked = {o.event: (o.dest, o.blocked_by.guard if o.blocked_by else None) for o in options}
+    assert blocked == {
+        "accept": ("accepted", "has_feedback"),
+        "back": ("screening", "reason_given"),
+        "reject": ("rejected", "reason_given"),
+        "withdraw": ("withdrawn", None),
+    }

@@ -132,6 +132,25 @@ class Pipeline:
     def is_final(self, state: str) -> bool:
         return state in self.final
 
+    def to_mermaid(self) -> str:
+        """A Mermaid state diagram, drawn by transitions' own GraphMachine on a throwaway model."""
+        from transitions.extensions import GraphMachine
+
+        class _Model:
+            pass
+
+        graph = GraphMachine(
+            model=_Model(),
+            title=self.name,
+            states=list(self.states),
+            initial=self.initial,
+            auto_transitions=False,
+            transitions=[self._machine_transition(t) for t in self.transitions],
+            graph_engine="mermaid",
+            show_conditions=True,
+        )
+        return graph.get_graph().draw(None)
+
 
 # --- Loading ----------------------------------------------------------------------------------
 

@@ -1,0 +1,1 @@
+"""The faces of Vivier: the `vivier` CLI now, the HTTP API later, and the wiring of the parts."""

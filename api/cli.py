@@ -1,0 +1,261 @@
+"""The `vivier` command line. Errors are one clear line on stderr and a non-zero exit, never a
+traceback; every state change goes through the transition service like any other caller."""
+
+import json
+import sys
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any
+
+import click
+import typer
+from pydantic import ValidationError
+from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
+
+from api.wiring import Container, build_container
+from config.settings import Settings
+from workflow import reports
+from workflow.context import Actor
+from workflow.demo import load_demo
+from workflow.errors import WorkflowError
+from workflow.migrate import upgrade
+from workflow.models import EntityType, Organisation, TransitionRecord
+from workflow.pipeline import Pipeline, check_together, load_pipeline, load_pipelines
+
+app = typer.Typer(
+    help="Vivier: applicant-tracking workflows for NGOs.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+db_app = typer.Typer(help="The database schema.", no_args_is_help=True)
+pipelines_app = typer.Typer(help="Pipeline definition files.", no_args_is_help=True)
+
+# Every command group of every part, registered in this one list (later: scheduler, emails...).
+COMMAND_GROUPS: list[tuple[str, typer.Typer]] = [("db", db_app), ("pipelines", pipelines_app)]
+for group_name, group in COMMAND_GROUPS:
+    app.add_typer(group, name=group_name)
+
+
+def _container() -> Container:
+    return build_container(Settings())
+
+
+def _out(text: str = "") -> None:
+    typer.echo(text)
+
+
+# --- db -----------------------------------------------------------------------------------------
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Create the schema, or upgrade it to the latest migration."""
+    container = _container()
+    upgrade(container.engine)
+    _out(f"database at {container.engine.url.render_as_string()} is up to date")
+
+
+# --- pipelines ----------------------------------------------------------------------------------
+
+
+@pipelines_app.command("check")
+def pipelines_check(
+    files: Annotated[list[Path] | None, typer.Argument(help="Files to check (default: all).")] = None,
+) -> None:
+    """Validate pipeline files: states, reachability, ways out and back, guards, effects."""
+    if files:
+        loaded = {path: load_pipeline(path) for path in files}
+        check_together({p.name: p for p in loaded.values()})
+        pipelines = list(loaded.values())
+    else:
+        pipelines = list(load_pipelines(Settings().pipelines_dir).values())
+    for pipeline in pipelines:
+        _out(
+            f"ok  {pipeline.name:<10} {len(pipeline.states)} states, "
+            f"{len(pipeline.transitions)} transitions  ({pipeline.path})"
+        )
+
+
+@pipelines_app.command("show")
+def pipelines_show(
+    name: str,
+    mermaid: Annotated[bool, typer.Option(help="Print a Mermaid state diagram.")] = False,
+    lang: Annotated[str, typer.Option(help="Language of labels: en or fr.")] = "en",
+) -> None:
+    """Print a pipeline's states and transitions, or its Mermaid diagram."""
+    pipelines = load_pipelines(Settings().pipelines_dir)
+    if name not in pipelines:
+        raise click.BadParameter(f"no pipeline {name!r}; known: {', '.join(sorted(pipelines))}")
+    pipeline = pipelines[name]
+    _out(pipeline.to_mermaid() if mermaid else _describe(pipeline, lang))
+
+
+def _describe(p: Pipeline, lang: str) -> str:
+    lines = [f"{p.name}: {p.description}", f"file: {p.path}", "", "states:"]
+    for state in p.states.values():
+        marks = [m for m, on in (("initial", state.name == p.initial), ("final", p.is_final(state.name))) if on]
+        lines.append(f"  {state.name:<15} {state.label.get(lang, state.label['en'])}"
+                     f"{'  [' + ', '.join(marks) + ']' if marks else ''}")  # fmt: skip
+        for d in state.deadlines:
+            fires = f"fires {d.event}" if d.event else "reminder"
+            lines.append(f"  {'':<15}   deadline {d.kind}: {d.at} {_offset(d.offset)}, {fires}")
+    lines += ["", "transitions:"]
+    for t in p.transitions:
+        guards = f"  if {', '.join(t.guards)}" if t.guards else ""
+        lines.append(f"  {t.source:<15} --{t.event}--> {t.dest}{guards}")
+    return "\n".join(lines)
+
+
+def _offset(offset: Any) -> str:
+    parts = [f"{v:+d}{u}" for u, v in (("mo", offset.months), ("d", offset.days),
+             ("h", offset.hours), ("m", offset.minutes)) if v]  # fmt: skip
+    return " ".join(parts) or "+0d"
+
+
+# --- demo, status, fire, history ----------------------------------------------------------------
+
+
+@app.command()
+def demo(
+    today: Annotated[str | None, typer.Option(help="Pretend today is this date (YYYY-MM-DD).")] = None,
+) -> None:
+    """Load the seeds' organisations, postings and fictional candidates (idempotent), then the status."""
+    container = _container()
+    upgrade(container.engine)
+    summary = load_demo(container.workflow, date.fromisoformat(today) if today else None)
+    _out(str(summary))
+    _out()
+    _print_status(container, None)
+
+
+@app.command()
+def status(
+    org: Annotated[str | None, typer.Option(help="Only this organisation (slug).")] = None,
+) -> None:
+    """Applications by state for every posting, from the counts table."""
+    _print_status(_container(), org)
+
+
+def _print_status(container: Container, slug: str | None) -> None:
+    with container.workflow.sessions() as session:
+        query = select(Organisation).order_by(Organisation.id)
+        if slug is not None:
+            query = query.where(Organisation.slug == slug)
+        organisations = session.scalars(query).all()
+        if slug is not None and not organisations:
+            raise click.BadParameter(f"no organisation with slug {slug!r}", param_hint="--org")
+        if not organisations:
+            _out("no organisations yet: run `vivier demo` to load the demo data")
+        for organisation in organisations:
+            _out(f"{organisation.name} ({organisation.slug})")
+            for row in reports.posting_counts(session, organisation.id):
+                _print_posting(container, row)
+            _out()
+
+
+def _print_posting(container: Container, row: reports.PostingCounts) -> None:
+    _out(f"  {row.ref:<14} {row.title[:60]:<60} {row.state:<10} {row.total:>4} applications")
+    states = container.workflow.pipelines[row.pipeline].states
+    counts = [f"{state} {row.counts[state]}" for state in states if row.counts.get(state)]
+    _out(f"  {'':<14} {' · '.join(counts) or '(none yet)'}")
+
+
+@app.command()
+def fire(
+    kind: Annotated[EntityType, typer.Argument(help="application or posting")],
+    entity_id: Annotated[int, typer.Argument(help="Its id.")],
+    event: Annotated[str, typer.Argument(help="The event, e.g. screen, reject, publish.")],
+    actor: Annotated[str, typer.Option(help="system, user:ID or candidate:ID.")] = "system",
+    reason: Annotated[str | None, typer.Option(help="Why; recorded in the history.")] = None,
+    payload: Annotated[str | None, typer.Option(help='JSON object, e.g. {"force": true}.')] = None,
+    expected_version: Annotated[int | None, typer.Option(help="Refuse if the version moved.")] = None,
+) -> None:
+    """Trigger an event, exactly as the API would."""
+    try:
+        who = Actor.parse(actor)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--actor") from None
+    result = _container().workflow.fire(
+        kind,
+        entity_id,
+        event,
+        who,
+        reason=reason,
+        payload=_payload(payload),
+        expected_version=expected_version,
+    )
+    _out(
+        f"{kind.value} {entity_id}: {result.from_state} --{event}--> {result.to_state} "
+        f"(version {result.version})"
+    )
+
+
+def _payload(text: str | None) -> dict[str, Any]:
+    if text is None:
+        return {}
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise click.BadParameter(f"not JSON: {exc}", param_hint="--payload") from None
+    if not isinstance(value, dict):
+        raise click.BadParameter("must be a JSON object", param_hint="--payload")
+    return value
+
+
+@app.command()
+def history(
+    application_id: Annotated[int, typer.Argument(help="The application's id.")],
+    posting: Annotated[bool, typer.Option(help="The id is a posting's.")] = False,
+) -> None:
+    """The audit trail of an application (or posting): who moved it, when and why."""
+    entity_type = EntityType.posting if posting else EntityType.application
+    with _container().workflow.sessions() as session:
+        rows = session.scalars(
+            select(TransitionRecord)
+            .where(
+                TransitionRecord.entity_type == entity_type,
+                TransitionRecord.entity_id == application_id,
+            )
+            .order_by(TransitionRecord.id)
+        ).all()
+    if not rows:
+        raise WorkflowError(f"{entity_type.value} {application_id} not found")
+    for r in rows:
+        actor = r.actor_kind.value if r.actor_id is None else f"{r.actor_kind.value}:{r.actor_id}"
+        move = f"{r.from_state or '(new)'} --{r.event}--> {r.to_state}"
+        why = f"  reason: {r.reason}" if r.reason else ""
+        _out(f"{r.at:%Y-%m-%d %H:%M} UTC  {move:<40} by {actor:<14}{why}")
+
+
+# --- entry point --------------------------------------------------------------------------------
+
+
+def run(argv: list[str] | None = None) -> int:
+    """Run the CLI; returns the exit code. Known errors become one line on stderr."""
+    try:
+        app(args=argv, prog_name="vivier", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except click.exceptions.Abort:
+        return 130
+    except WorkflowError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        return 1
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(p) for p in first["loc"])
+        typer.echo(f"error: setting VIVIER_{field.upper()}: {first['msg']}", err=True)
+        return 2
+    except OperationalError as exc:
+        typer.echo(f"error: cannot use the database: {exc.orig}", err=True)
+        return 1
+    return 0
+
+
+def main() -> None:
+    sys.exit(run())

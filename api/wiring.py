@@ -1,0 +1,40 @@
+"""The one place where Vivier's parts are put together: settings, engine, pipelines, event bus.
+
+Each later part registers here and nowhere else: the notifications subscribe to the bus in
+`subscribe_parts`, the API adds its routers and the scheduler/dispatcher their background
+services in the app factory, and every CLI command group is listed in `api.cli.COMMAND_GROUPS`.
+"""
+
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+
+from config.settings import Settings
+from workflow.db import make_engine, session_factory
+from workflow.events import EventBus
+from workflow.pipeline import load_pipelines
+from workflow.service import Workflow
+
+
+@dataclass
+class Container:
+    settings: Settings
+    engine: Engine
+    workflow: Workflow
+
+
+def subscribe_parts(container: Container) -> None:
+    """Subscribers to domain events (notifications, metrics) are added here as they land."""
+
+
+def build_container(settings: Settings | None = None) -> Container:
+    """Everything a process needs, built once; pipelines are validated here, at start-up."""
+    settings = settings or Settings()
+    pipelines = load_pipelines(settings.pipelines_dir)
+    engine = make_engine(
+        settings.effective_database_url, sqlite_busy_timeout_s=settings.sqlite_busy_timeout_s
+    )
+    workflow = Workflow(session_factory(engine), pipelines, bus=EventBus())
+    container = Container(settings=settings, engine=engine, workflow=workflow)
+    subscribe_parts(container)
+    return container
