@@ -7,6 +7,8 @@
 Extra arguments after `test` go to pytest (e.g. `python3 dev.py test -k service`).
 """
 
+from __future__ import annotations
+
 import hashlib
 import subprocess
 import sys
@@ -27,7 +29,7 @@ def sh(*args: str | Path) -> None:
 
 def ensure_venv(extras: str) -> None:
     """Create .venv and install the project; reinstall only when pyproject.toml changes."""
-    if sys.version_info < (3, 11):
+    if sys.version_info < (3, 11):  # noqa: UP036 (dev.py must run on an old Python to say so)
         sys.exit(f"Vivier needs Python 3.11 or later; this is {sys.version.split()[0]}")
     if not (BIN / "python").exists():
         print(f"creating the virtualenv in {VENV}", flush=True)

@@ -62,7 +62,9 @@ def db_upgrade() -> None:
 
 @pipelines_app.command("check")
 def pipelines_check(
-    files: Annotated[list[Path] | None, typer.Argument(help="Files to check (default: all).")] = None,
+    files: Annotated[
+        list[Path] | None, typer.Argument(help="Files to check (default: all).")
+    ] = None,
 ) -> None:
     """Validate pipeline files: states, reachability, ways out and back, guards, effects."""
     if files:
@@ -95,7 +97,11 @@ def pipelines_show(
 def _describe(p: Pipeline, lang: str) -> str:
     lines = [f"{p.name}: {p.description}", f"file: {p.path}", "", "states:"]
     for state in p.states.values():
-        marks = [m for m, on in (("initial", state.name == p.initial), ("final", p.is_final(state.name))) if on]
+        marks = [
+            m
+            for m, on in (("initial", state.name == p.initial), ("final", p.is_final(state.name)))
+            if on
+        ]
         lines.append(f"  {state.name:<15} {state.label.get(lang, state.label['en'])}"
                      f"{'  [' + ', '.join(marks) + ']' if marks else ''}")  # fmt: skip
         for d in state.deadlines:
@@ -119,7 +125,9 @@ def _offset(offset: Any) -> str:
 
 @app.command()
 def demo(
-    today: Annotated[str | None, typer.Option(help="Pretend today is this date (YYYY-MM-DD).")] = None,
+    today: Annotated[
+        str | None, typer.Option(help="Pretend today is this date (YYYY-MM-DD).")
+    ] = None,
 ) -> None:
     """Load the seeds' organisations, postings and fictional candidates (idempotent), then the status."""
     container = _container()
@@ -170,7 +178,9 @@ def fire(
     actor: Annotated[str, typer.Option(help="system, user:ID or candidate:ID.")] = "system",
     reason: Annotated[str | None, typer.Option(help="Why; recorded in the history.")] = None,
     payload: Annotated[str | None, typer.Option(help='JSON object, e.g. {"force": true}.')] = None,
-    expected_version: Annotated[int | None, typer.Option(help="Refuse if the version moved.")] = None,
+    expected_version: Annotated[
+        int | None, typer.Option(help="Refuse if the version moved.")
+    ] = None,
 ) -> None:
     """Trigger an event, exactly as the API would."""
     try:

@@ -14,9 +14,20 @@ from datetime import date, datetime, timedelta
 from itertools import groupby, pairwise
 from typing import Any
 
-from sqlalchemy import Float, Select, and_, case, cast, extract, func, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Float,
+    Select,
+    Subquery,
+    and_,
+    case,
+    cast,
+    extract,
+    func,
+    or_,
+    select,
+)
 from sqlalchemy.orm import Session
-from sqlalchemy.sql.elements import ColumnElement
 
 from workflow.models import (
     Application,
@@ -39,9 +50,9 @@ class PostingCounts:
     posting_id: int
     ref: str
     title: str
-    posting_state: str
-    pipeline: str
-    counts: dict[str, int]  # state -> applications, zero counts omitted
+    state: str  # the posting's own lifecycle state: draft, published, closed, filled...
+    pipeline: str  # its applications' pipeline
+    counts: dict[str, int]  # application state -> applications, zero counts omitted
     total: int
 
 
@@ -190,7 +201,7 @@ def conversion(
 @dataclass(frozen=True)
 class StageTime:
     state: str
-    completed: int  # stays that have ended (the figures below are over these)
+    ended: int  # stays that have ended: the median and p90 are over these
     median: timedelta | None  # None when no stay has ended yet
     p90: timedelta | None
     current: int  # applications in the state now (open stays, not in the figures)
@@ -230,7 +241,7 @@ def time_in_stage(
 
 def _stays(
     organisation_id: int, pipeline: Pipeline, now: datetime, posting_id: int | None, postgres: bool
-) -> Any:
+) -> Subquery:
     """One row per stay: state, entered at, seconds spent (NULL while still there)."""
     record = TransitionRecord
     left_at = func.lead(record.at).over(partition_by=record.entity_id, order_by=record.id)
@@ -251,11 +262,11 @@ def _stays(
     ).subquery()
 
 
-def _pg_percentiles(stays: Any) -> Select[Any]:
+def _pg_percentiles(stays: Subquery) -> Select[Any]:
     # percentile_cont ignores NULLs: open stays (seconds NULL) are left out by themselves.
     return select(
         stays.c.state,
-        func.count(stays.c.seconds).label("completed"),
+        func.count(stays.c.seconds).label("ended"),
         func.percentile_cont(0.5).within_group(stays.c.seconds).label("median"),
         func.percentile_cont(0.9).within_group(stays.c.seconds).label("p90"),
         func.count().filter(stays.c.left_at.is_(None)).label("current"),
@@ -263,7 +274,7 @@ def _pg_percentiles(stays: Any) -> Select[Any]:
     ).group_by(stays.c.state)
 
 
-def _sqlite_percentiles(stays: Any) -> Select[Any]:
+def _sqlite_percentiles(stays: Subquery) -> Select[Any]:
     # Rank the finished stays of each state by duration; open stays get a partition of their own.
     is_open = stays.c.left_at.is_(None)
     window = {"partition_by": [stays.c.state, is_open]}
@@ -276,14 +287,14 @@ def _sqlite_percentiles(stays: Any) -> Select[Any]:
         func.count().over(**window).label("n"),
     ).subquery()
 
-    def nearest_rank(percent: int) -> Any:
+    def nearest_rank(percent: int) -> ColumnElement[Any]:
         # ceil(n * percent / 100) in integer arithmetic (SQLite may lack ceil()).
         at_rank = (ranked.c.n * percent + 99) // 100
         return func.max(case((ranked.c.rank == at_rank, ranked.c.seconds)))
 
     return select(
         ranked.c.state,
-        func.count(ranked.c.seconds).label("completed"),
+        func.count(ranked.c.seconds).label("ended"),
         nearest_rank(50).label("median"),
         nearest_rank(90).label("p90"),
         func.count().filter(ranked.c.is_open).label("current"),
@@ -302,7 +313,7 @@ def _stage_time(state: str, row: Any, now: datetime) -> StageTime:
     oldest = row.oldest_current
     return StageTime(
         state=state,
-        completed=row.completed,
+        ended=row.ended,
         median=_duration(row.median),
         p90=_duration(row.p90),
         current=row.current,
