@@ -13,15 +13,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 
 from workflow.clock import Clock, system_clock
 from workflow.context import Actor, TransitionContext
+from workflow.counts import move_count
 from workflow.dates import as_instant, closing_instant
+from workflow.deadlines import cancel_state_deadlines, schedule_state_deadlines
 from workflow.effects import DEFAULT_COMMITMENT_MONTHS, run_effects
 from workflow.errors import (
     AlreadyExists,
@@ -38,17 +39,14 @@ from workflow.models import (
     Application,
     Candidate,
     CandidateCreate,
-    Deadline,
-    DeadlineStatus,
     EntityType,
     Organisation,
-    PipelineCount,
     Posting,
     PostingCreate,
     PostingKind,
     TransitionRecord,
 )
-from workflow.pipeline import HISTORY, Pipeline, StateDef
+from workflow.pipeline import HISTORY, Pipeline
 
 POSTING_PIPELINE = "posting"
 MODELS: dict[EntityType, type[Application] | type[Posting]] = {
@@ -432,10 +430,10 @@ class Workflow:
             state = ctx.pipeline.states[dest]
             run_effects(ctx, state.on_enter)
             if source is not None:
-                self._cancel_deadlines(ctx, source)
-            self._schedule_deadlines(ctx, state)
+                cancel_state_deadlines(ctx, source)
+            schedule_state_deadlines(ctx, state)
             if ctx.entity_type is EntityType.application:
-                _move_counts(session, entity.posting_id, source, dest)
+                move_count(session, entity.posting_id, source, dest)
         session.flush()
         self.bus.publish(
             session,
@@ -465,77 +463,6 @@ class Workflow:
             version=entity.version,
             record_id=record.id,
             at=ctx.now,
-        )
-
-    @staticmethod
-    def _cancel_deadlines(ctx: TransitionContext, left_state: str) -> None:
-        """Deadlines belong to the state that scheduled them: leaving it cancels them."""
-        ctx.session.execute(
-            update(Deadline)
-            .where(
-                Deadline.entity_type == ctx.entity_type,
-                Deadline.entity_id == ctx.entity.id,
-                Deadline.state == left_state,
-                Deadline.status == DeadlineStatus.pending,
-            )
-            .values(status=DeadlineStatus.cancelled, updated_at=ctx.now)
-        )
-
-    @staticmethod
-    def _schedule_deadlines(ctx: TransitionContext, state: StateDef) -> None:
-        """Create, or move, the pending deadline of each kind the new state declares."""
-        timezone = ctx.posting.timezone
-        for spec in state.deadlines:
-            value = getattr(ctx.entity, spec.at)
-            if value is None:
-                continue
-            due_at = as_instant(value, timezone) + spec.offset
-            schedule_deadline(ctx, spec.kind, due_at, spec.event, state.name)
-
-
-def schedule_deadline(
-    ctx: TransitionContext, kind: str, due_at: datetime, event: str | None, state: str
-) -> Deadline:
-    """The pending deadline of `kind` for the entity, created or moved to `due_at`."""
-    session = ctx.session
-    pending = session.scalars(
-        select(Deadline).where(
-            Deadline.entity_type == ctx.entity_type,
-            Deadline.entity_id == ctx.entity.id,
-            Deadline.kind == kind,
-            Deadline.status == DeadlineStatus.pending,
-        )
-    ).first()
-    if pending is None:
-        pending = Deadline(
-            organisation_id=ctx.entity.organisation_id,
-            entity_type=ctx.entity_type,
-            entity_id=ctx.entity.id,
-            kind=kind,
-            created_at=ctx.now,
-            due_at=due_at,
-            state=state,
-            updated_at=ctx.now,
-        )
-        session.add(pending)
-    pending.due_at, pending.event, pending.state, pending.updated_at = due_at, event, state, ctx.now
-    return pending
-
-
-def _move_counts(session: Session, posting_id: int, source: str | None, dest: str) -> None:
-    """Keep pipeline_count equal to the GROUP BY over applications. The rows of one move are
-    updated in order of state name, so concurrent moves cannot deadlock on them."""
-    deltas = {dest: 1} if source is None else {source: -1, dest: 1}
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    for state in sorted(deltas):
-        statement = dialect.insert(PipelineCount).values(
-            posting_id=posting_id, state=state, count=deltas[state]
-        )
-        session.execute(
-            statement.on_conflict_do_update(
-                index_elements=["posting_id", "state"],
-                set_={"count": PipelineCount.count + deltas[state]},
-            )
         )
 
 
