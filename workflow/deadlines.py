@@ -1,31 +1,37 @@
 """Deadlines as rows: each state of a pipeline declares the deadlines active while an entity is in
 it. Entering the state schedules them (or moves the pending one of the same kind), leaving it
-cancels them. The scheduler carries them out; the database is the source of truth."""
+cancels them. The scheduler carries them out; the database is the source of truth.
+
+These run inside every transition, so they are single Core statements, not ORM round trips."""
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import TYPE_CHECKING
+from datetime import date, datetime
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, text, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from workflow.context import TransitionContext
-from workflow.dates import as_instant
+from workflow.dates import start_of_day
 from workflow.models import Deadline, DeadlineStatus
 
 if TYPE_CHECKING:
     from workflow.pipeline import StateDef
 
+DEADLINES = Deadline.__table__
+
 
 def cancel_state_deadlines(ctx: TransitionContext, left_state: str) -> None:
     """Deadlines belong to the state that scheduled them: leaving it cancels them."""
     ctx.session.execute(
-        update(Deadline)
+        update(DEADLINES)
         .where(
-            Deadline.entity_type == ctx.entity_type,
-            Deadline.entity_id == ctx.entity.id,
-            Deadline.state == left_state,
-            Deadline.status == DeadlineStatus.pending,
+            DEADLINES.c.entity_type == ctx.entity_type,
+            DEADLINES.c.entity_id == ctx.entity.id,
+            DEADLINES.c.state == left_state,
+            DEADLINES.c.status == DeadlineStatus.pending,
         )
         .values(status=DeadlineStatus.cancelled, updated_at=ctx.now)
     )
@@ -33,39 +39,55 @@ def cancel_state_deadlines(ctx: TransitionContext, left_state: str) -> None:
 
 def schedule_state_deadlines(ctx: TransitionContext, state: StateDef) -> None:
     """Create, or move, the pending deadline of each kind the new state declares."""
-    timezone = ctx.posting.timezone
     for spec in state.deadlines:
         value = getattr(ctx.entity, spec.at)
-        if value is None:
-            continue
-        due_at = as_instant(value, timezone) + spec.offset
-        schedule_deadline(ctx, spec.kind, due_at, spec.event, state.name)
+        if value is not None:
+            schedule_deadline(
+                ctx, spec.kind, _instant(ctx, value) + spec.offset, spec.event, state.name
+            )
+
+
+def _instant(ctx: TransitionContext, value: date | datetime) -> datetime:
+    """A date field means the start of that day in the posting's time zone."""
+    return value if isinstance(value, datetime) else start_of_day(value, ctx.posting.timezone)
+
+
+@cache
+def _upsert(dialect: str) -> Any:
+    """Built once per dialect: an upsert on the partial unique index of pending deadlines."""
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    columns = ("organisation_id", "entity_type", "entity_id", "kind", "event", "state", "due_at")
+    statement = insert(DEADLINES).values(
+        **{name: bindparam(name) for name in columns},
+        status=DeadlineStatus.pending,
+        attempts=0,
+        created_at=bindparam("now"),
+        updated_at=bindparam("now"),
+    )
+    excluded = statement.excluded
+    return statement.on_conflict_do_update(
+        index_elements=[DEADLINES.c.entity_type, DEADLINES.c.entity_id, DEADLINES.c.kind],
+        # Literal, as in the index: PostgreSQL cannot match a bound parameter to it.
+        index_where=text("status = 'pending'"),
+        set_={name: getattr(excluded, name) for name in ("due_at", "event", "state", "updated_at")},
+    )
 
 
 def schedule_deadline(
     ctx: TransitionContext, kind: str, due_at: datetime, event: str | None, state: str
-) -> Deadline:
-    """The pending deadline of `kind` for the entity, created or moved to `due_at`."""
-    session = ctx.session
-    pending = session.scalars(
-        select(Deadline).where(
-            Deadline.entity_type == ctx.entity_type,
-            Deadline.entity_id == ctx.entity.id,
-            Deadline.kind == kind,
-            Deadline.status == DeadlineStatus.pending,
-        )
-    ).first()
-    if pending is None:
-        pending = Deadline(
-            organisation_id=ctx.entity.organisation_id,
-            entity_type=ctx.entity_type,
-            entity_id=ctx.entity.id,
-            kind=kind,
-            created_at=ctx.now,
-            due_at=due_at,
-            state=state,
-            updated_at=ctx.now,
-        )
-        session.add(pending)
-    pending.due_at, pending.event, pending.state, pending.updated_at = due_at, event, state, ctx.now
-    return pending
+) -> None:
+    """The pending deadline of `kind` for the entity, created or moved to `due_at`: never a
+    second one."""
+    ctx.session.execute(
+        _upsert(ctx.session.get_bind().dialect.name),
+        {
+            "organisation_id": ctx.entity.organisation_id,
+            "entity_type": ctx.entity_type,
+            "entity_id": ctx.entity.id,
+            "kind": kind,
+            "event": event,
+            "state": state,
+            "due_at": due_at,
+            "now": ctx.now,
+        },
+    )

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
@@ -49,6 +49,7 @@ from workflow.models import (
 from workflow.pipeline import HISTORY, Pipeline
 
 POSTING_PIPELINE = "posting"
+HISTORY_TABLE = TransitionRecord.__table__
 MODELS: dict[EntityType, type[Application] | type[Posting]] = {
     EntityType.application: Application,
     EntityType.posting: Posting,
@@ -410,22 +411,25 @@ class Workflow:
         """What follows every change of state, creation included: history first (so a cascade's
         rows come after it), then effects, deadlines and counts, then the domain event."""
         session, entity = ctx.session, ctx.entity
-        record = TransitionRecord(
-            organisation_id=entity.organisation_id,
-            entity_type=ctx.entity_type,
-            entity_id=entity.id,
-            pipeline=ctx.pipeline.name,
-            event=ctx.event,
-            from_state=source,
-            to_state=dest,
-            actor_kind=ctx.actor.kind,
-            actor_id=ctx.actor.id,
-            reason=ctx.reason,
-            payload=_jsonable(ctx.payload),
-            at=ctx.now,
-        )
-        session.add(record)
-        session.flush()
+        payload = _jsonable(ctx.payload)
+        record_id = session.execute(
+            insert(HISTORY_TABLE)
+            .values(
+                organisation_id=entity.organisation_id,
+                entity_type=ctx.entity_type,
+                entity_id=entity.id,
+                pipeline=ctx.pipeline.name,
+                event=ctx.event,
+                from_state=source,
+                to_state=dest,
+                actor_kind=ctx.actor.kind,
+                actor_id=ctx.actor.id,
+                reason=ctx.reason,
+                payload=payload,
+                at=ctx.now,
+            )
+            .returning(HISTORY_TABLE.c.id)
+        ).scalar_one()
         if source != dest:
             state = ctx.pipeline.states[dest]
             run_effects(ctx, state.on_enter)
@@ -449,8 +453,8 @@ class Workflow:
                 from_state=source,
                 to_state=dest,
                 reason=ctx.reason,
-                payload=record.payload,
-                record_id=record.id,
+                payload=payload,
+                record_id=record_id,
             ),
         )
         return FireResult(
@@ -461,7 +465,7 @@ class Workflow:
             from_state=source or "",
             to_state=dest,
             version=entity.version,
-            record_id=record.id,
+            record_id=record_id,
             at=ctx.now,
         )
 
