@@ -35,6 +35,7 @@ class PipelineSpec:
     states: frozenset[str]
     final: frozenset[str]
     placed: frozenset[str]
+    progress: tuple[str, ...]
     create_guards: tuple[str, ...]
     moves: dict[tuple[str, str], Move]  # (source, event) -> Move
     on_enter: dict[str, tuple[tuple[str, dict], ...]]  # state -> ((effect, params), ...)
@@ -48,6 +49,15 @@ class PipelineSpec:
 
     def move(self, state: str, event: str) -> Move | None:
         return self.moves.get((state, event))
+
+    def forward(self, state: str) -> list[str]:
+        """The events from `state` to the next stage of progress (none after the last one)."""
+        if state not in self.progress[:-1]:
+            return []
+        following = self.progress[self.progress.index(state) + 1]
+        return sorted(
+            m.event for m in self.moves.values() if (m.source, m.dest) == (state, following)
+        )
 
 
 @cache
@@ -78,6 +88,7 @@ def load_spec(name: str) -> PipelineSpec:
         states=frozenset(raw["states"]),
         final=frozenset(raw.get("final", ())),
         placed=frozenset(raw.get("placed", ())),
+        progress=tuple(raw.get("progress", ())),
         create_guards=tuple(raw.get("create_guards", ())),
         moves=moves,
         on_enter=on_enter,

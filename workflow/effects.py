@@ -77,7 +77,7 @@ def reject_open_applications(ctx: TransitionContext, reason: str) -> None:
         select(Application.id)
         .where(Application.posting_id == posting.id, Application.state.not_in(leave_alone))
         .order_by(Application.id)
-        .with_for_update()
+        .with_for_update(key_share=True)  # FOR NO KEY UPDATE, as Workflow._lock
     ).all()
     for application_id in open_ids:
         ctx.workflow.fire_in(

@@ -367,13 +367,16 @@ class Workflow:
         *,
         share: bool = False,
     ) -> Any:
-        """Read the row with a lock held to the end of the transaction (PostgreSQL: FOR UPDATE;
-        SQLite: the whole database is already held by BEGIN IMMEDIATE)."""
+        """Read the row with a lock held to the end of the transaction. PostgreSQL: FOR NO KEY
+        UPDATE, since a transition never changes a key; a plain FOR UPDATE would also block the
+        KEY SHARE lock that inserting a row referencing it takes (a first pipeline_count row of a
+        posting), and a posting's fill cascade would deadlock with a recruiter's move. `share`
+        (FOR SHARE) still conflicts with it. SQLite: BEGIN IMMEDIATE already holds the database."""
         model = MODELS[entity_type]
         query = (
             select(model)
             .where(model.id == entity_id)
-            .with_for_update(read=share)
+            .with_for_update(read=share, key_share=not share)
             .execution_options(populate_existing=True)
         )
         entity = session.scalars(query).first()
