@@ -386,6 +386,7 @@ def baseline_transition(conn: psycopg.Connection, move: Move, app_id: int) -> No
         app = conn.execute(LOCK, (app_id,)).fetchone()
         if app is None or app["state"] != move.source:
             raise BenchError(f"application {app_id}: not in {move.source!r}")
+        conn.execute(MOVE, (move.dest, app["version"] + 1, now, app_id))
         history = (move.pipeline, move.event, move.source, move.dest, ACTOR.kind.value, ACTOR.id)
         conn.execute(
             APPEND_HISTORY, (app["organisation_id"], APP, app_id, *history, None, Jsonb({}), now)
@@ -396,7 +397,6 @@ def baseline_transition(conn: psycopg.Connection, move: Move, app_id: int) -> No
             conn.execute(SCHEDULE, (*row, now + spec.offset, now, now))
         for state, delta in sorted({move.source: -1, move.dest: 1}.items()):
             conn.execute(MOVE_COUNT, (app["posting_id"], state, delta, delta))
-        conn.execute(MOVE, (move.dest, app["version"] + 1, now, app_id))
         conn.commit()
     except BaseException:
         conn.rollback()

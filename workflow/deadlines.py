@@ -26,14 +26,29 @@ DEADLINES = Deadline.__table__
 def cancel_state_deadlines(ctx: TransitionContext, left_state: str) -> None:
     """Deadlines belong to the state that scheduled them: leaving it cancels them."""
     ctx.session.execute(
+        _cancel(),
+        {
+            "of_type": ctx.entity_type,
+            "of_id": ctx.entity.id,
+            "left": left_state,
+            "now": ctx.now,
+        },
+    )
+
+
+@cache
+def _cancel() -> Any:
+    """Built once, like the upsert below: building costs as much as running."""
+    c = DEADLINES.c
+    return (
         update(DEADLINES)
         .where(
-            DEADLINES.c.entity_type == ctx.entity_type,
-            DEADLINES.c.entity_id == ctx.entity.id,
-            DEADLINES.c.state == left_state,
-            DEADLINES.c.status == DeadlineStatus.pending,
+            c.entity_type == bindparam("of_type"),
+            c.entity_id == bindparam("of_id"),
+            c.state == bindparam("left"),
+            c.status == DeadlineStatus.pending,
         )
-        .values(status=DeadlineStatus.cancelled, updated_at=ctx.now)
+        .values(status=DeadlineStatus.cancelled, updated_at=bindparam("now"))
     )
 
 

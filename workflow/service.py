@@ -11,11 +11,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import sessionmaker
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session
 
 from workflow.clock import Clock, system_clock
@@ -169,10 +171,7 @@ class Workflow:
         source = entity.state
         dest = self._history_dest(session, ctx) if transition.dest == HISTORY else transition.dest
         run_effects(ctx, transition.effects)
-        entity.state = dest
-        entity.version += 1
-        if dest != source:
-            entity.state_entered_at = now
+        _move(session, entity, dest, now if dest != source else entity.state_entered_at)
         return self._entered(ctx, source, dest)
 
     def options_in(
@@ -372,14 +371,7 @@ class Workflow:
         KEY SHARE lock that inserting a row referencing it takes (a first pipeline_count row of a
         posting), and a posting's fill cascade would deadlock with a recruiter's move. `share`
         (FOR SHARE) still conflicts with it. SQLite: BEGIN IMMEDIATE already holds the database."""
-        model = MODELS[entity_type]
-        query = (
-            select(model)
-            .where(model.id == entity_id)
-            .with_for_update(read=share, key_share=not share)
-            .execution_options(populate_existing=True)
-        )
-        entity = session.scalars(query).first()
+        entity = session.scalars(_lock_query(entity_type, share), {"id": entity_id}).first()
         if entity is None or organisation_id not in (None, entity.organisation_id):
             raise NotFound(entity_type.value, entity_id)
         return entity
@@ -416,8 +408,8 @@ class Workflow:
         session, entity = ctx.session, ctx.entity
         payload = _jsonable(ctx.payload)
         record_id = session.execute(
-            insert(HISTORY_TABLE)
-            .values(
+            _history_insert(),
+            dict(
                 organisation_id=entity.organisation_id,
                 entity_type=ctx.entity_type,
                 entity_id=entity.id,
@@ -430,8 +422,7 @@ class Workflow:
                 reason=ctx.reason,
                 payload=payload,
                 at=ctx.now,
-            )
-            .returning(HISTORY_TABLE.c.id)
+            ),
         ).scalar_one()
         if source != dest:
             state = ctx.pipeline.states[dest]
@@ -471,6 +462,52 @@ class Workflow:
             record_id=record_id,
             at=ctx.now,
         )
+
+
+@cache
+def _lock_query(entity_type: EntityType, share: bool) -> Any:
+    """Built once: on the hot path, building a statement costs as much as running it."""
+    model = MODELS[entity_type]
+    return (
+        select(model)
+        .where(model.id == bindparam("id"))
+        .with_for_update(read=share, key_share=not share)
+        .execution_options(populate_existing=True)
+    )
+
+
+def _move(
+    session: Session, entity: Application | Posting, state: str, entered_at: datetime
+) -> None:
+    """Write the state columns with one prebuilt UPDATE and tell the ORM they are stored, so the
+    flush only writes what effects changed (the unit of work costs more than the UPDATE)."""
+    version = entity.version + 1
+    session.execute(
+        _move_update(type(entity)),
+        {"of_id": entity.id, "to_state": state, "to_version": version, "entered": entered_at},
+    )
+    for name, value in (("state", state), ("version", version), ("state_entered_at", entered_at)):
+        set_committed_value(entity, name, value)
+
+
+@cache
+def _move_update(model: type[Application] | type[Posting]) -> Any:
+    table = model.__table__
+    return (
+        update(table)
+        .where(table.c.id == bindparam("of_id"))
+        .values(
+            state=bindparam("to_state"),
+            version=bindparam("to_version"),
+            state_entered_at=bindparam("entered"),
+        )
+    )
+
+
+@cache
+def _history_insert() -> Any:
+    columns = HISTORY_TABLE.c
+    return insert(HISTORY_TABLE).returning(columns.id)
 
 
 def _jsonable(payload: dict[str, Any]) -> dict[str, Any]:
