@@ -21,7 +21,8 @@ from workflow.demo import load_demo
 from workflow.errors import WorkflowError
 from workflow.migrate import upgrade
 from workflow.models import EntityType, Organisation, TransitionRecord
-from workflow.pipeline import Pipeline, check_together, load_pipeline, load_pipelines
+from workflow.pipeline import Pipeline
+from workflow.pipeline_files import check_together, load_pipeline, load_pipelines
 
 app = typer.Typer(
     help="Vivier: applicant-tracking workflows for NGOs.",

@@ -12,7 +12,7 @@ from sqlalchemy import Engine
 from config.settings import Settings
 from workflow.db import make_engine, session_factory
 from workflow.events import EventBus
-from workflow.pipeline import load_pipelines
+from workflow.pipeline_files import load_pipelines
 from workflow.service import Workflow
 
 

@@ -54,7 +54,8 @@ from workflow.models import (
     PostingCreate,
     PostingKind,
 )
-from workflow.pipeline import DeadlineSpec, Pipeline, load_pipelines
+from workflow.pipeline import DeadlineSpec, Pipeline
+from workflow.pipeline_files import load_pipelines
 from workflow.service import Workflow
 
 DEFAULT_SERVER = "postgresql://postgres@127.0.0.1:5432"

@@ -22,7 +22,8 @@ from sqlalchemy.engine import make_url
 from config.settings import PIPELINES_DIR
 from workflow.db import make_engine, session_factory
 from workflow.migrate import upgrade
-from workflow.pipeline import Pipeline, load_pipelines
+from workflow.pipeline import Pipeline
+from workflow.pipeline_files import load_pipelines
 from workflow.service import Workflow
 
 BACKENDS = ["sqlite", "postgresql"]

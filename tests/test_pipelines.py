@@ -6,7 +6,8 @@ from pathlib import Path
 import pytest
 
 from workflow.errors import PipelineError
-from workflow.pipeline import HISTORY, load_pipeline, load_pipelines
+from workflow.pipeline import HISTORY
+from workflow.pipeline_files import load_pipeline, load_pipelines
 
 VOLUNTEER = Path(__file__).parent.parent / "config" / "pipelines" / "volunteer.toml"
 

@@ -9,7 +9,7 @@ caller owns, for callers that compose several changes in one unit of work.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import cache
 from typing import Any
@@ -188,23 +188,15 @@ class Workflow:
         """Each event declared from the current state, with the guard that blocks it now."""
         entity = self._get(session, entity_type, entity_id, organisation_id)
         pipeline = self.pipeline_of(entity)
+        base = TransitionContext(
+            session, self, pipeline, entity_type, entity, "", actor, self.clock(), reason,
+            dict(payload or {}),
+        )  # fmt: skip
         options = []
         for event in pipeline.allowed_events(entity.state):
             transition = pipeline.transition(entity.state, event)
             assert transition is not None
-            ctx = TransitionContext(
-                session=session,
-                workflow=self,
-                pipeline=pipeline,
-                entity_type=entity_type,
-                entity=entity,
-                event=event,
-                actor=actor,
-                now=self.clock(),
-                reason=reason,
-                payload=dict(payload or {}),
-                transition=transition,
-            )
+            ctx = replace(base, event=event, transition=transition)
             try:
                 self._check_guards(ctx, transition.guards)
                 blocked = None
