@@ -345,19 +345,8 @@ def commitments_ending(
     """Volunteers in their commitment whose agreed end falls between today and today + N days
     (both included), soonest first: time to plan a farewell, a renewal or a successor."""
     query = (
-        select(
-            Application.id,
-            Candidate.id,
-            Candidate.first_name,
-            Candidate.last_name,
-            Posting.id,
-            Posting.title,
-            Application.commitment_end,
-        )
-        .join(Candidate, Candidate.id == Application.candidate_id)
-        .join(Posting, Posting.id == Application.posting_id)
+        _with_person_and_posting(organisation_id, Application.commitment_end)
         .where(
-            Application.organisation_id == organisation_id,
             Application.state == COMMITMENT_STATE,
             Application.commitment_end.between(today, today + timedelta(days=within_days)),
         )
@@ -409,20 +398,8 @@ def idle_applications(
     """Applications in one of `open_states` that entered it more than `idle_days` days before
     `now`, the longest waiting first: nobody has moved them, someone should."""
     query = (
-        select(
-            Application.id,
-            Candidate.id,
-            Candidate.first_name,
-            Candidate.last_name,
-            Posting.id,
-            Posting.title,
-            Application.state,
-            Application.state_entered_at,
-        )
-        .join(Candidate, Candidate.id == Application.candidate_id)
-        .join(Posting, Posting.id == Application.posting_id)
+        _with_person_and_posting(organisation_id, Application.state, Application.state_entered_at)
         .where(
-            Application.organisation_id == organisation_id,
             Application.state.in_(list(open_states)),
             Application.state_entered_at < now - timedelta(days=idle_days),
         )
@@ -438,6 +415,24 @@ def idle_applications(
             query
         ).all()
     ]
+
+
+def _with_person_and_posting(organisation_id: int, *columns: Any) -> Select[Any]:
+    """The organisation's applications with who applied and to what, then `columns`."""
+    return (
+        select(
+            Application.id,
+            Candidate.id,
+            Candidate.first_name,
+            Candidate.last_name,
+            Posting.id,
+            Posting.title,
+            *columns,
+        )
+        .join(Candidate, Candidate.id == Application.candidate_id)
+        .join(Posting, Posting.id == Application.posting_id)
+        .where(Application.organisation_id == organisation_id)
+    )
 
 
 def _name(first: str, last: str) -> str:
