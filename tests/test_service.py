@@ -1,6 +1,6 @@
 """The transition service against a real database (SQLite and PostgreSQL)."""
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 import time_machine
@@ -273,16 +273,22 @@ def test_same_person_applies_to_two_postings_as_one_candidate(workflow, org):
     assert a.candidate_id == b.candidate_id
 
 
-def test_closing_date_runs_to_end_of_day_in_posting_zone(workflow, org):
-    # 31 March 2027 in Brussels is CEST (UTC+2): 23:59:59 there is 21:59:59 UTC.
-    with time_machine.travel(datetime(2027, 3, 1, tzinfo=UTC), tick=False):
-        posting = make_posting(workflow, org, closes_on=date(2027, 3, 31))
-    assert load(workflow, Posting, posting.id).closes_at == datetime(
-        2027, 3, 31, 21, 59, 59, tzinfo=UTC
-    )
-    with time_machine.travel(datetime(2027, 3, 31, 21, 59, 59, 500000, tzinfo=UTC), tick=False):
+@pytest.mark.parametrize(
+    ("closes_on", "last_second_utc"),
+    [
+        # 31 March 2027 in Brussels is summer time (UTC+2), the clocks having moved on the 28th.
+        (date(2027, 3, 31), datetime(2027, 3, 31, 21, 59, 59, tzinfo=UTC)),
+        # 31 January is winter time (UTC+1).
+        (date(2027, 1, 31), datetime(2027, 1, 31, 22, 59, 59, tzinfo=UTC)),
+    ],
+)
+def test_closing_date_runs_to_end_of_day_in_posting_zone(workflow, org, closes_on, last_second_utc):
+    with time_machine.travel(datetime(2027, 1, 1, tzinfo=UTC), tick=False):
+        posting = make_posting(workflow, org, closes_on=closes_on)
+    assert load(workflow, Posting, posting.id).closes_at == last_second_utc
+    with time_machine.travel(last_second_utc + timedelta(microseconds=500000), tick=False):
         make_application(workflow, posting)
-    closed = time_machine.travel(datetime(2027, 3, 31, 22, 0, 0, tzinfo=UTC), tick=False)
+    closed = time_machine.travel(last_second_utc + timedelta(seconds=1), tick=False)
     with closed, pytest.raises(GuardFailed) as raised:
         make_application(workflow, posting)
     assert raised.value.guard == "posting_open"
