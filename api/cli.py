@@ -2,6 +2,7 @@
 traceback; every state change goes through the transition service like any other caller."""
 
 import json
+import signal
 import sys
 from datetime import date
 from pathlib import Path
@@ -16,13 +17,23 @@ from sqlalchemy.exc import OperationalError
 from api.wiring import Container, build_container
 from config.settings import Settings
 from workflow import reports
+from workflow.clock import system_clock
 from workflow.context import Actor
 from workflow.demo import load_demo
 from workflow.errors import WorkflowError
 from workflow.migrate import upgrade
-from workflow.models import EntityType, Organisation, TransitionRecord
+from workflow.models import (
+    Application,
+    Deadline,
+    DeadlineStatus,
+    EntityType,
+    Organisation,
+    Posting,
+    TransitionRecord,
+)
 from workflow.pipeline import Pipeline
 from workflow.pipeline_files import check_together, load_pipeline, load_pipelines
+from workflow.scheduler import DEFAULT_INTERVAL_S, Scheduler, SweepResult
 
 app = typer.Typer(
     help="Vivier: applicant-tracking workflows for NGOs.",
@@ -238,6 +249,110 @@ def history(
         move = f"{r.from_state or '(new)'} --{r.event}--> {r.to_state}"
         why = f"  reason: {r.reason}" if r.reason else ""
         _out(f"{r.at:%Y-%m-%d %H:%M} UTC  {move:<40} by {actor:<14}{why}")
+
+
+# --- scheduler, deadlines ----------------------------------------------------------------------
+
+
+@app.command()
+def scheduler(
+    interval: Annotated[
+        float, typer.Option(help="Seconds between sweeps (besides the one at each next due time).")
+    ] = DEFAULT_INTERVAL_S,
+    once: Annotated[
+        bool, typer.Option(help="Only do what is due now (the catch-up), then exit.")
+    ] = False,
+) -> None:
+    """Carry out due deadlines: catch up on what fell due, then run the clock until Ctrl-C.
+    Several may run on PostgreSQL; on SQLite a second one is refused."""
+    container = _container()
+    runner = Scheduler(container.workflow, interval_s=interval)
+    where = container.engine.url.render_as_string()
+    if once:
+        _out(f"caught up on {where}: {runner.sweep_once()}")
+        return
+    result = runner.start()
+    _out(f"scheduler {runner.worker_id} on {where}, every {interval:g} s; Ctrl-C to stop")
+    _out(f"caught up: {result}")
+    runner.on_sweep = _print_sweep
+    signal.signal(signal.SIGTERM, _interrupt)  # a service manager's stop: same as Ctrl-C
+    try:
+        runner.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        runner.stop()
+    _out("scheduler stopped")
+
+
+def _interrupt(_signal: int, _frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
+def _print_sweep(result: SweepResult) -> None:
+    _out(f"{system_clock():%Y-%m-%d %H:%M:%S} UTC  swept: {result}")
+
+
+DEFAULT_DEADLINE_STATUSES = (DeadlineStatus.pending, DeadlineStatus.failed)
+
+
+@app.command()
+def deadlines(
+    org: Annotated[str | None, typer.Option(help="Only this organisation (slug).")] = None,
+    posting: Annotated[
+        int | None, typer.Option(help="Only this posting and its applications (id).")
+    ] = None,
+    status: Annotated[
+        DeadlineStatus | None, typer.Option(help="Only this status (default: pending and failed).")
+    ] = None,
+    limit: Annotated[int, typer.Option(help="At most this many rows.")] = 100,
+) -> None:
+    """Upcoming and failed deadlines, soonest first: what the scheduler will do, and what it could not."""
+    statuses = (status,) if status else DEFAULT_DEADLINE_STATUSES
+    with _container().workflow.sessions() as session:
+        query = (
+            select(Deadline, Organisation.slug)
+            .join(Organisation, Organisation.id == Deadline.organisation_id)
+            .where(Deadline.status.in_(statuses))
+            .order_by(Deadline.due_at, Deadline.id)
+            .limit(limit)
+        )
+        if org is not None:
+            if session.scalar(select(Organisation.id).where(Organisation.slug == org)) is None:
+                raise click.BadParameter(f"no organisation with slug {org!r}", param_hint="--org")
+            query = query.where(Organisation.slug == org)
+        if posting is not None:
+            if session.get(Posting, posting) is None:
+                raise WorkflowError(f"posting {posting} not found")
+            of_posting = (Deadline.entity_type == EntityType.posting) & (
+                Deadline.entity_id == posting
+            )
+            of_applications = (Deadline.entity_type == EntityType.application) & (
+                Deadline.entity_id.in_(
+                    select(Application.id).where(Application.posting_id == posting)
+                )
+            )
+            query = query.where(of_posting | of_applications)
+        rows = session.execute(query).all()
+    if not rows:
+        shown = status.value if status else "pending or failed"
+        _out(f"no {shown} deadlines")
+        return
+    _out(f"{'due (UTC)':<17}  {'status':<9} {'org':<12} {'entity':<18} {'kind':<18} action")
+    for deadline, slug in rows:
+        action = f"fires {deadline.event}" if deadline.event else "reminder"
+        entity = f"{deadline.entity_type.value} {deadline.entity_id}"
+        line = (
+            f"{deadline.due_at:%Y-%m-%d %H:%M}  {deadline.status.value:<9} {slug[:12]:<12} "
+            f"{entity:<18} {deadline.kind[:18]:<18} {action}"
+        )
+        if deadline.attempts:
+            line += f"  ({deadline.attempts} failed attempts)"
+        if deadline.last_error and deadline.status is not DeadlineStatus.done:
+            line += f"\n{'':<19}last error: {deadline.last_error}"
+        _out(line)
+    if len(rows) == limit:
+        _out(f"(first {limit}; use --limit for more)")
 
 
 # --- entry point --------------------------------------------------------------------------------

@@ -63,6 +63,15 @@ class DeadlineStatus(StrEnum):
     failed = "failed"
 
 
+class ClaimOutcome(StrEnum):
+    """What became of one claim of a deadline by the sweeper."""
+
+    done = "done"
+    skipped = "skipped"
+    retry = "retry"  # failed this time, due again later (backoff)
+    failed = "failed"  # failed for the last allowed time
+
+
 # --- Organisation and users -------------------------------------------------------------------
 
 
@@ -324,8 +333,24 @@ class Deadline(SQLModel, table=True):
     status: DeadlineStatus = DeadlineStatus.pending
     attempts: int = 0
     last_error: str | None = None
+    # When the sweeper settled it (done, skipped or failed); None while pending or if cancelled.
+    done_at: datetime | None = _utc(nullable=True)
     created_at: datetime = _utc()
     updated_at: datetime = _utc()
+
+
+class DeadlineClaim(SQLModel, table=True):
+    """One claim of a deadline by a sweeper, written in the transaction that did the work: a
+    deadline done twice would show two claims. `claimed_by` is hostname:pid:uuid of the process."""
+
+    __tablename__ = "deadline_claim"
+
+    id: int | None = Field(default=None, primary_key=True)
+    deadline_id: int = Field(foreign_key="deadline.id", index=True)
+    claimed_by: str = Field(max_length=128)
+    claimed_at: datetime = _utc()
+    outcome: ClaimOutcome
+    error: str | None = None
 
 
 class PipelineCount(SQLModel, table=True):
