@@ -6,15 +6,16 @@ These run inside every transition, so they are single Core statements, not ORM r
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime, time
 from functools import cache
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
+from dateutil.relativedelta import relativedelta
 from sqlalchemy import bindparam, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from workflow.context import TransitionContext
-from workflow.dates import start_of_day
 from workflow.models import Deadline, DeadlineStatus
 
 if TYPE_CHECKING:
@@ -56,15 +57,23 @@ def schedule_state_deadlines(ctx: TransitionContext, state: StateDef) -> None:
     """Create, or move, the pending deadline of each kind the new state declares."""
     for spec in state.deadlines:
         value = getattr(ctx.entity, spec.at)
-        if value is not None:
-            schedule_deadline(
-                ctx, spec.kind, _instant(ctx, value) + spec.offset, spec.event, state.name
-            )
+        if value is None:
+            continue
+        due_at = _due(ctx, value, spec.offset)
+        if spec.if_future and due_at <= ctx.now:
+            continue
+        schedule_deadline(ctx, spec.kind, due_at, spec.event, state.name)
 
 
-def _instant(ctx: TransitionContext, value: date | datetime) -> datetime:
-    """A date field means the start of that day in the posting's time zone."""
-    return value if isinstance(value, datetime) else start_of_day(value, ctx.posting.timezone)
+def _due(ctx: TransitionContext, value: date | datetime, offset: relativedelta) -> datetime:
+    """A datetime field plus the offset as elapsed time (UTC). A date field means the start of
+    that day in the posting's time zone, and the offset moves the local calendar, so '3 months
+    after 31 January' is 30 April at midnight there, whatever daylight saving did between."""
+    if isinstance(value, datetime):
+        return value + offset
+    zone = ZoneInfo(ctx.posting.timezone)
+    local = datetime.combine(value, time(0, 0), tzinfo=zone) + offset
+    return datetime.combine(local.date(), local.time(), tzinfo=zone).astimezone(UTC)
 
 
 @cache

@@ -35,6 +35,9 @@ class DeadlineSpec:
     at: str
     offset: relativedelta
     event: str | None = None
+    # Only schedule it when its time is still ahead on entering the state (a scheduled publish
+    # must not fire again when a posting is unpublished after it opened).
+    if_future: bool = False
 
 
 @dataclass(frozen=True)

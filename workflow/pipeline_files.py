@@ -34,7 +34,7 @@ TOP_KEYS = {
 }  # fmt: skip
 STATE_KEYS = {"label", "candidate", "on_enter", "deadlines"}
 TRANSITION_KEYS = {"event", "source", "dest", "guards", "effects"}
-DEADLINE_KEYS = {"kind", "at", "offset", "event"}
+DEADLINE_KEYS = {"kind", "at", "offset", "event", "if_future"}
 
 
 def _date_fields(model: type) -> frozenset[str]:
@@ -263,7 +263,10 @@ class _Loader:
             offset = parse_offset(str(spec.get("offset", "0d")))
         except ValueError as exc:
             raise self.fail(f"{where} {kind!r}: {exc}", line) from None
-        return DeadlineSpec(kind=kind, at=spec["at"], offset=offset, event=spec.get("event"))
+        if_future = spec.get("if_future", False)
+        if not isinstance(if_future, bool):
+            raise self.fail(f"{where} {kind!r}: if_future must be true or false", line)
+        return DeadlineSpec(kind, spec["at"], offset, spec.get("event"), if_future)
 
     def _transitions(self, raw: Any, known: set[str]) -> tuple[TransitionDef, ...]:
         if not isinstance(raw, list) or not raw:
