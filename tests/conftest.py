@@ -19,6 +19,7 @@ import pytest
 from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 
+from api.cli import run
 from config.settings import PIPELINES_DIR
 from workflow.db import make_engine, session_factory
 from workflow.migrate import upgrade
@@ -127,6 +128,22 @@ def shared_workflow(engine: Engine, pipelines: dict[str, Pipeline]) -> Workflow:
     """A Workflow on the real engine: commits are real, for tests with several connections.
     Tests using it make their own organisation, so they never see another test's rows."""
     return Workflow(session_factory(engine), pipelines)
+
+
+@pytest.fixture
+def vivier(empty_database_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys):
+    """Run `vivier ARGS...` on the test's own database, in a folder of its own; returns
+    (exit code, stdout, stderr)."""
+    monkeypatch.setenv("VIVIER_DATABASE_URL", empty_database_url)
+    monkeypatch.chdir(tmp_path)
+
+    def call(*args: str) -> tuple[int, str, str]:
+        capsys.readouterr()
+        code = run(list(args))
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return call
 
 
 @pytest.fixture

@@ -4,23 +4,6 @@ import re
 
 import pytest
 
-from api.cli import run
-
-
-@pytest.fixture
-def vivier(empty_database_url, monkeypatch, tmp_path, capsys):
-    """Run `vivier ARGS...`; returns (exit code, stdout, stderr)."""
-    monkeypatch.setenv("VIVIER_DATABASE_URL", empty_database_url)
-    monkeypatch.chdir(tmp_path)
-
-    def call(*args: str) -> tuple[int, str, str]:
-        capsys.readouterr()
-        code = run(list(args))
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return call
-
 
 def test_demo_then_status_shows_every_seed_posting(vivier):
     code, out, err = vivier("demo", "--today", "2026-11-25")

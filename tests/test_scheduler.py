@@ -15,7 +15,6 @@ import pytest
 from dateutil.relativedelta import relativedelta
 from sqlalchemy import func, select, text, update
 
-from api.cli import run
 from tests.factories import (
     STAFF,
     add_feedback,
@@ -538,21 +537,6 @@ def test_two_processes_do_each_of_10000_deadlines_exactly_once(own_workflow, emp
 
 
 # --- The command line -----------------------------------------------------------------------------
-
-
-@pytest.fixture
-def vivier(empty_database_url, monkeypatch, tmp_path, capsys):
-    """Run `vivier ARGS...` on the test's own database; returns (exit code, stdout, stderr)."""
-    monkeypatch.setenv("VIVIER_DATABASE_URL", empty_database_url)
-    monkeypatch.chdir(tmp_path)
-
-    def call(*args: str) -> tuple[int, str, str]:
-        capsys.readouterr()
-        code = run(list(args))
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return call
 
 
 def test_vivier_deadlines_lists_pending_and_failed(vivier, empty_database_url, pipelines):
