@@ -399,6 +399,7 @@ class Scheduler:
         self._lock: IO[str] | None = None
         self._next_job: str | None = None
         self._jobs = threading.Lock()
+        self._waking = threading.Lock()  # held while a wake runs, so stop() can wait for it
         self._stopped = threading.Event()
 
     def start(self, *, paused: bool = False) -> SweepResult:
@@ -426,6 +427,12 @@ class Scheduler:
     def wake(self) -> SweepResult:
         """Sweep, then set the date job to the next due time. Errors are logged, not raised: the
         interval job tries again."""
+        with self._waking:
+            if self._stopped.is_set():
+                return SweepResult()
+            return self._wake()
+
+    def _wake(self) -> SweepResult:
         try:
             result = self._sweep()
         except Exception:
@@ -475,10 +482,14 @@ class Scheduler:
         self._stopped.wait()
 
     def stop(self) -> None:
-        if self.clock.running:
-            self.clock.shutdown(wait=True)
-        self._release()
+        """Stop the clock, let a sweep under way finish its transaction, release the lock.
+        APScheduler's shutdown(wait=True) would hold its job-store lock while a running wake
+        waits for that lock to move the date job: so shut down without waiting, then wait here."""
         self._stopped.set()
+        if self.clock.running:
+            self.clock.shutdown(wait=False)
+        with self._waking:
+            self._release()
 
     def _release(self) -> None:
         if self._lock is not None:
