@@ -39,6 +39,7 @@ from workflow.models import (
     TransitionRecord,
 )
 from workflow.scheduler import (
+    OVERDUE_PAUSE,
     Scheduler,
     SchedulerAlreadyRunning,
     SweepResult,
@@ -606,3 +607,28 @@ def test_posting_model_is_untouched_by_the_sweeper(workflow):
         3,
         posting.closes_at,
     )
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_next_wake_is_the_next_due_time_even_after_a_sweep_without_progress(own_workflow):
+    workflow = own_workflow
+    org = make_org(workflow)
+    posting = make_posting(workflow, org, pipeline="staff")
+    now = datetime.now(UTC).replace(microsecond=0) + timedelta(days=1)  # before the close
+    soon = add_deadline(
+        workflow, org.id, POSTING, posting.id, kind="soon", event=None, state="published",
+        due_at=now + timedelta(milliseconds=300),
+    )  # fmt: skip
+    scheduler = Scheduler(workflow)
+    workflow.clock = lambda: now
+    try:
+        scheduler.plan_next(progress=False)
+        [job] = scheduler.jobs()
+        assert job.trigger.run_date == soon.due_at  # not held back by the overdue pause
+        with workflow.sessions.begin() as session:
+            session.execute(update(Deadline).where(Deadline.id == soon.id).values(due_at=now))
+        scheduler.plan_next(progress=False)  # still due, so held elsewhere: pause, don't spin
+        [job] = scheduler.jobs()
+        assert job.trigger.run_date == now + OVERDUE_PAUSE
+    finally:
+        scheduler.stop()

@@ -470,8 +470,10 @@ class Scheduler:
             # A new id each time: the job that fired may still be being removed by APScheduler.
             self._next_job = f"sweep-at-next-due-{uuid.uuid4().hex[:8]}"
             now = self.workflow.clock()
-            earliest = now if progress else now + OVERDUE_PAUSE
-            self.clock.add_job(self.wake, "date", run_date=max(due, earliest), id=self._next_job)
+            wake_at = max(due, now)
+            if due <= now and not progress:
+                wake_at = now + OVERDUE_PAUSE  # still due but held elsewhere: do not spin
+            self.clock.add_job(self.wake, "date", run_date=wake_at, id=self._next_job)
         return due
 
     def jobs(self) -> list[Any]:
