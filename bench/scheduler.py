@@ -46,6 +46,7 @@ from bench.transitions import (
     BenchError,
     _seed,
     log,
+    positive_counts,
     rss_kib,
     scratch_database,
 )
@@ -72,13 +73,6 @@ class Options:
     keep_database: bool = False
 
 
-def _counts(text: str) -> tuple[int, ...]:
-    counts = tuple(int(part) for part in text.split(",") if part.strip())
-    if not counts or min(counts) < 1:
-        raise argparse.ArgumentTypeError(f"{text!r}: give process counts like 1,2")
-    return counts
-
-
 def parse_args(argv: Sequence[str] | None = None) -> Options:
     parser = argparse.ArgumentParser(prog="bench.scheduler", description=__doc__.split("\n")[0])
     parser.add_argument("--pending", type=int, default=Options.pending, help="far-future deadlines")
@@ -86,7 +80,9 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
     parser.add_argument(
         "--window", type=float, default=Options.window, help="seconds the due ones spread over"
     )
-    parser.add_argument("--processes", type=_counts, default=Options.processes, help="e.g. 1,2")
+    parser.add_argument(
+        "--processes", type=positive_counts, default=Options.processes, help="e.g. 1,2"
+    )
     parser.add_argument(
         "--interval", type=float, default=Options.interval, help="the scheduler's interval job (s)"
     )

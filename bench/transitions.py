@@ -91,10 +91,11 @@ class Options:
     keep_database: bool = False
 
 
-def _client_counts(text: str) -> tuple[int, ...]:
+def positive_counts(text: str) -> tuple[int, ...]:
+    """An argparse type for lists of client or process counts like '1,16'."""
     counts = tuple(int(part) for part in text.split(",") if part.strip())
     if not counts or min(counts) < 1:
-        raise argparse.ArgumentTypeError(f"{text!r}: give client counts like 1,16")
+        raise argparse.ArgumentTypeError(f"{text!r}: give positive counts like 1,16")
     return counts
 
 
@@ -103,7 +104,9 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
     parser.add_argument(
         "--size", type=int, default=Options.size, help="transitions timed per configuration"
     )
-    parser.add_argument("--clients", type=_client_counts, default=Options.clients, help="e.g. 1,16")
+    parser.add_argument(
+        "--clients", type=positive_counts, default=Options.clients, help="e.g. 1,16"
+    )
     parser.add_argument(
         "--memory-apps", type=int, default=Options.memory_apps, help="0 skips the memory run"
     )
