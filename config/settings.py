@@ -22,6 +22,30 @@ class Settings(BaseSettings):
     sqlite_busy_timeout_s: float = Field(
         30.0, description="How long a SQLite writer waits its turn."
     )
+    storage_dir: Path | None = Field(
+        None, description="Where uploaded documents are stored; default var_dir/files."
+    )
+    upload_max_bytes: int = Field(10 * 1024 * 1024, ge=1, description="Largest accepted upload.")
+    upload_max_zip_entries: int = Field(
+        1000, ge=1, description="Most entries a DOCX/ODT archive may hold."
+    )
+    upload_max_unzipped_bytes: int = Field(
+        100 * 1024 * 1024, ge=1, description="Largest total uncompressed size of a DOCX/ODT."
+    )
+    token_ttl_minutes: int = Field(480, ge=1, description="Lifetime of a bearer token.")
+    login_window_minutes: int = Field(15, ge=1, description="Window of the login rate limit.")
+    login_max_failures_account: int = Field(
+        5, ge=1, description="Failed logins per account in the window before refusing."
+    )
+    login_max_failures_address: int = Field(
+        20, ge=1, description="Failed logins per client address in the window before refusing."
+    )
+    public_base_url: str = Field(
+        "http://127.0.0.1:8000", description="Base of the links given to candidates."
+    )
+    serve_scheduler: bool = Field(
+        True, description="Run the scheduler inside `vivier serve` (the embedded default)."
+    )
 
     @field_validator("timezone")
     @classmethod
@@ -31,6 +55,10 @@ class Settings(BaseSettings):
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(f"unknown time zone {value!r}") from exc
         return value
+
+    @property
+    def effective_storage_dir(self) -> Path:
+        return self.storage_dir or self.var_dir / "files"
 
     @property
     def effective_database_url(self) -> str:

@@ -149,3 +149,11 @@ def vivier(empty_database_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: P
 @pytest.fixture
 def pipelines_dir() -> Path:
     return PIPELINES_DIR
+
+
+@pytest.fixture
+def api(workflow: Workflow, tmp_path: Path):
+    """The real app on the test's rolled-back data (see tests/api_support.py)."""
+    from tests.api_support import Api
+
+    return Api(workflow, tmp_path)

@@ -11,6 +11,7 @@ from workflow.models import (
     EntityType,
     Feedback,
     Interview,
+    InterviewInterviewer,
     Organisation,
     Posting,
     PostingCreate,
@@ -60,6 +61,7 @@ def make_posting(
     *,
     pipeline: str = "volunteer",
     publish: bool = True,
+    owner_id: int | None = None,
     **fields: Any,
 ) -> Posting:
     """A posting of the given pipeline, published unless publish=False."""
@@ -72,7 +74,9 @@ def make_posting(
         "closes_on": date.today() + timedelta(days=60),
     } | fields
     with workflow.sessions.begin() as session:
-        posting = workflow.create_posting_in(session, org.id, PostingCreate(**data), STAFF)
+        posting = workflow.create_posting_in(
+            session, org.id, PostingCreate(**data), STAFF, owner_id=owner_id
+        )
     if publish:
         workflow.fire(EntityType.posting, posting.id, "publish", STAFF)
     return posting
@@ -108,6 +112,7 @@ def add_feedback(
         )
         session.add(interview)
         session.flush()
+        session.add(InterviewInterviewer(interview_id=interview.id, user_id=interviewer.id))
         feedback = Feedback(
             organisation_id=application.organisation_id,
             interview_id=interview.id,

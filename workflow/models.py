@@ -40,6 +40,7 @@ class PostingKind(StrEnum):
 class EntityType(StrEnum):
     application = "application"
     posting = "posting"
+    interview = "interview"  # deadlines only (reminders); interviews have no pipeline
 
 
 class ActorKind(StrEnum):
@@ -143,9 +144,46 @@ class Posting(PostingBase, table=True):
     created_at: datetime = _utc()
 
 
+class PostingAssignment(SQLModel, table=True):
+    """A recruiter assigned to a posting besides its owner; both see its applications."""
+
+    __tablename__ = "posting_assignment"
+
+    posting_id: int = Field(foreign_key="posting.id", primary_key=True)
+    user_id: int = Field(foreign_key="user.id", primary_key=True, index=True)
+
+
 class PostingCreate(PostingBase):
     """What a caller gives to create a posting. `closes_on` is a date-only closing date."""
 
+    opens_at: datetime | None = None
+    closes_at: datetime | None = None
+    closes_on: date | None = None
+
+
+class PostingUpdate(SQLModel):
+    """The fields of a draft or published posting that may change; omitted ones stay."""
+
+    title: str | None = Field(default=None, max_length=255)
+    description: str | None = None
+    location: str | None = Field(default=None, max_length=255)
+    languages: list[dict[str, str]] | None = None
+    workload: list[dict[str, Any]] | None = None
+    criteria: list[str] | None = None
+    salary_min: int | None = None
+    salary_max: int | None = None
+    salary_currency: str | None = Field(default=None, max_length=3)
+    salary_period: str | None = Field(default=None, max_length=16)
+    salary_payments_per_year: int | None = None
+    vacancies: int | None = Field(default=None, ge=1)
+    contact_name: str | None = Field(default=None, max_length=255)
+    contact_email: str | None = Field(default=None, max_length=320)
+    how_to_apply: str | None = None
+    application_subject: str | None = Field(default=None, max_length=255)
+    timezone: str | None = Field(default=None, max_length=64)
+    start_date: date | None = None
+    start_asap: bool | None = None
+    commitment_months: int | None = Field(default=None, ge=1)
     opens_at: datetime | None = None
     closes_at: datetime | None = None
     closes_on: date | None = None
@@ -212,6 +250,8 @@ class Application(ApplicationBase, table=True):
     commitment_end: date | None = None
     # {"criterion text": {"met": true, "note": "..."}}, recorded at screening (seed 002).
     assessment: dict[str, Any] = _json(dict)
+    # The candidate's private status link (a capability, like a password-reset link).
+    status_token: str | None = Field(default=None, max_length=64, unique=True, index=True)
     created_at: datetime = _utc()
 
 
@@ -240,6 +280,17 @@ class Document(SQLModel, table=True):
     content_type: str = Field(max_length=128)
     size: int
     sha256: str = Field(max_length=64)
+    created_at: datetime = _utc()
+
+
+class Note(SQLModel, table=True):
+    """Staff's internal note on an application: never shown to the candidate, never e-mailed."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    organisation_id: int = Field(foreign_key="organisation.id", index=True)
+    application_id: int = Field(foreign_key="application.id", index=True)
+    author_id: int = Field(foreign_key="user.id")
+    body: str
     created_at: datetime = _utc()
 
 
@@ -361,3 +412,8 @@ class PipelineCount(SQLModel, table=True):
     posting_id: int = Field(foreign_key="posting.id", primary_key=True)
     state: str = Field(max_length=64, primary_key=True)
     count: int = 0
+
+
+# The faces' bookkeeping tables (tokens, login attempts, idempotency) live in their own module;
+# importing it here registers them on the same metadata wherever the models are loaded.
+import workflow.auth_models  # noqa: E402, F401

@@ -46,11 +46,13 @@ from workflow.models import (
     Posting,
     PostingCreate,
     PostingKind,
+    PostingUpdate,
     TransitionRecord,
 )
 from workflow.pipeline import HISTORY, Pipeline
 
 POSTING_PIPELINE = "posting"
+EDITABLE_POSTING_STATES = ("draft", "published")
 HISTORY_TABLE = TransitionRecord.__table__
 MODELS: dict[EntityType, type[Application] | type[Posting]] = {
     EntityType.application: Application,
@@ -254,6 +256,48 @@ class Workflow:
             session, self, lifecycle, EntityType.posting, posting, "create", actor, now
         )
         self._entered(ctx, None, posting.state)
+        return posting
+
+    def update_posting_in(
+        self,
+        session: Session,
+        posting_id: int,
+        changes: PostingUpdate,
+        actor: Actor,
+        *,
+        organisation_id: int | None = None,
+        now: datetime | None = None,
+    ) -> Posting:
+        """Change a draft or published posting's fields. A new closing date of a published
+        posting must be in the future, and moves its pending deadlines."""
+        now = now or self.clock()
+        posting = self._lock(session, EntityType.posting, posting_id, organisation_id)
+        if posting.state not in EDITABLE_POSTING_STATES:
+            raise InvalidInput(
+                "state",
+                f"a {posting.state} posting cannot be edited; only a draft or published one",
+            )
+        fields = changes.model_dump(exclude_unset=True, exclude={"closes_at", "closes_on"})
+        zone = fields.get("timezone", posting.timezone)
+        if changes.closes_at is not None and changes.closes_on is not None:
+            raise InvalidInput("closes_on", "give closes_at or closes_on, not both")
+        closing = changes.closes_at or changes.closes_on
+        if closing is not None:
+            fields["closes_at"] = closing_instant(closing, zone)
+            if posting.state != "draft" and fields["closes_at"] <= now:
+                raise InvalidInput(
+                    "closes_at", "the new closing date of a published posting has passed"
+                )
+        if fields.get("opens_at") is not None:
+            fields["opens_at"] = as_instant(fields["opens_at"], zone)
+        for name, value in fields.items():
+            setattr(posting, name, value)
+        lifecycle = self.pipelines[POSTING_PIPELINE]
+        ctx = TransitionContext(
+            session, self, lifecycle, EntityType.posting, posting, "edit", actor, now
+        )
+        schedule_state_deadlines(ctx, lifecycle.states[posting.state])
+        session.flush()
         return posting
 
     def apply_in(

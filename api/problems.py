@@ -1,0 +1,156 @@
+"""Every error answer is `application/problem+json` (RFC 9457), built here and nowhere else.
+
+`type` is a stable URI per kind of problem; `field` names the input at fault where there is one.
+Domain exceptions are mapped once, in `install`, so a route never builds an error body itself.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from workflow.errors import (
+    AlreadyExists,
+    GuardFailed,
+    InvalidInput,
+    NotFound,
+    StaleVersion,
+    TransitionNotAllowed,
+    UnknownEvent,
+    WorkflowError,
+)
+
+MEDIA_TYPE = "application/problem+json"
+TYPE_BASE = "https://vivier.dev/problems/"
+log = logging.getLogger("vivier.api")
+
+
+class Problem(Exception):
+    """An error answer raised from a route or a dependency."""
+
+    def __init__(
+        self,
+        status: int,
+        kind: str,
+        title: str,
+        detail: str | None = None,
+        *,
+        headers: dict[str, str] | None = None,
+        **extra: Any,
+    ) -> None:
+        super().__init__(detail or title)
+        self.status = status
+        self.kind = kind
+        self.title = title
+        self.detail = detail
+        self.headers = headers or {}
+        self.extra = extra
+
+    def body(self, instance: str | None = None) -> dict[str, Any]:
+        body: dict[str, Any] = {"type": TYPE_BASE + self.kind, "title": self.title}
+        body["status"] = self.status
+        if self.detail:
+            body["detail"] = self.detail
+        if instance:
+            body["instance"] = instance
+        body.update(self.extra)
+        return body
+
+    def response(self, instance: str | None = None) -> JSONResponse:
+        return JSONResponse(
+            self.body(instance), self.status, headers=self.headers, media_type=MEDIA_TYPE
+        )
+
+
+def not_found(entity: str, entity_id: object) -> Problem:
+    return Problem(404, "not-found", "Not found", f"{entity} {entity_id} not found")
+
+
+def forbidden(detail: str) -> Problem:
+    return Problem(403, "forbidden", "Not allowed for your role", detail)
+
+
+def invalid(field: str, detail: str) -> Problem:
+    return Problem(
+        422, "invalid-input", "Invalid input", f"{field}: {detail}", field=field,
+        errors=[{"field": field, "detail": detail}],
+    )  # fmt: skip
+
+
+def from_domain(exc: WorkflowError) -> Problem:
+    """The one mapping from domain exceptions to HTTP answers."""
+    match exc:
+        case NotFound():
+            return not_found(exc.entity, exc.entity_id)
+        case UnknownEvent():
+            return Problem(
+                404, "unknown-event", "Unknown event", str(exc), field="event", known=exc.known
+            )
+        case TransitionNotAllowed():
+            return Problem(
+                409, "transition-not-allowed", "Transition not allowed", str(exc),
+                state=exc.state, event=exc.event, allowed=exc.allowed,
+            )  # fmt: skip
+        case GuardFailed():
+            return Problem(
+                409, "guard-failed", "A condition of the transition is not met", exc.message,
+                guard=exc.guard,
+            )  # fmt: skip
+        case StaleVersion():
+            return Problem(
+                412, "stale-version", "Changed since you read it", str(exc),
+                expected=exc.expected, actual=exc.actual,
+            )  # fmt: skip
+        case InvalidInput():
+            return invalid(exc.field, exc.message)
+        case AlreadyExists():
+            return Problem(409, "already-exists", "Already exists", str(exc))
+    return Problem(400, "bad-request", "Request refused", str(exc))
+
+
+def _field(location: tuple[Any, ...]) -> str:
+    """`("body", "closes_at")` -> "closes_at"; `("query", "limit")` -> "limit"."""
+    parts = [str(p) for p in location[1:]] or [str(p) for p in location]
+    return ".".join(parts)
+
+
+def validation_problem(exc: RequestValidationError) -> Problem:
+    errors = [{"field": _field(tuple(e.get("loc", ()))), "detail": e["msg"]} for e in exc.errors()]
+    first = errors[0] if errors else {"field": "", "detail": "invalid request"}
+    return Problem(
+        422, "invalid-input", "Invalid input", f"{first['field']}: {first['detail']}",
+        field=first["field"], errors=errors,
+    )  # fmt: skip
+
+
+def install(app: FastAPI) -> None:
+    """Register the handlers: every error leaves as problem+json."""
+
+    @app.exception_handler(Problem)
+    async def _problem(request: Request, exc: Problem) -> JSONResponse:
+        return exc.response(request.url.path)
+
+    @app.exception_handler(WorkflowError)
+    async def _domain(request: Request, exc: WorkflowError) -> JSONResponse:
+        return from_domain(exc).response(request.url.path)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return validation_problem(exc).response(request.url.path)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        kind = {404: "not-found", 405: "method-not-allowed"}.get(exc.status_code, "http-error")
+        problem = Problem(exc.status_code, kind, str(exc.detail), headers=dict(exc.headers or {}))
+        return problem.response(request.url.path)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unexpected error on %s %s", request.method, request.url.path)
+        problem = Problem(500, "internal", "Internal error", "the error was logged")
+        return problem.response(request.url.path)
