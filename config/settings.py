@@ -10,6 +10,15 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 PIPELINES_DIR = Path(__file__).parent / "pipelines"
 
 
+def known_zone(value: str) -> str:
+    """`value` if it is an IANA time zone name, else a ValueError naming it (for validators)."""
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"unknown time zone {value!r}") from exc
+    return value
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="VIVIER_", env_file=".env", extra="ignore")
 
@@ -50,11 +59,7 @@ class Settings(BaseSettings):
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"unknown time zone {value!r}") from exc
-        return value
+        return known_zone(value)
 
     @property
     def effective_storage_dir(self) -> Path:

@@ -8,8 +8,11 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
+from pydantic import field_validator
 from sqlalchemy import Column, Index, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
+
+from config.settings import known_zone
 
 from workflow.types import JSONType, UTCDateTime
 
@@ -129,6 +132,11 @@ class PostingBase(SQLModel):
     commitment_months: int | None = Field(default=None, ge=1)
     pipeline: str = Field(max_length=64, description="The applications' pipeline.")
 
+    @field_validator("timezone", check_fields=False)
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        return known_zone(value)
+
 
 class Posting(PostingBase, table=True):
     __table_args__ = (UniqueConstraint("organisation_id", "ref"),)
@@ -187,6 +195,11 @@ class PostingUpdate(SQLModel):
     opens_at: datetime | None = None
     closes_at: datetime | None = None
     closes_on: date | None = None
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str | None) -> str | None:
+        return None if value is None else known_zone(value)
 
 
 class PostingPublic(PostingBase):
