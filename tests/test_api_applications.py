@@ -115,7 +115,7 @@ def test_a_refusal_is_replayed_too(api: Api) -> None:
 
 
 def test_bulk_reports_each_application_on_its_own(api: Api) -> None:
-    org, recruiter, posting = _setup(api)
+    _, recruiter, posting = _setup(api)
     fresh = make_application(api.workflow, posting)
     screened = make_application(api.workflow, posting)
     _fire(api, recruiter, screened.id, "screen")
@@ -178,7 +178,7 @@ def test_reopen_and_back_need_a_reason_and_a_manager(api: Api) -> None:
 
 
 def test_an_interviewer_sees_only_their_applications_and_moves_none(api: Api) -> None:
-    org, recruiter, posting = _setup(api)
+    org, _, posting = _setup(api)
     mine = make_application(api.workflow, posting)
     other = make_application(api.workflow, posting)
     interviewer = api.staff(org, "interviewer")
@@ -193,7 +193,7 @@ def test_an_interviewer_sees_only_their_applications_and_moves_none(api: Api) ->
 
 
 def test_the_list_filters_and_pages_with_a_cursor(api: Api) -> None:
-    org, recruiter, posting = _setup(api)
+    _, recruiter, posting = _setup(api)
     with time_machine.travel(now() - timedelta(days=20)):
         old = make_application(api.workflow, posting, email="old.timer@example.org")
     apps = [make_application(api.workflow, posting) for _ in range(4)]
@@ -204,8 +204,7 @@ def test_the_list_filters_and_pages_with_a_cursor(api: Api) -> None:
     assert [a["id"] for a in get(state="screening")["items"]] == [apps[0].id]
     assert [a["id"] for a in get(idle_days=10)["items"]] == [old.id]
     assert [a["id"] for a in get(q="OLD.TIMER")["items"]] == [old.id]
-    name = get(q=apps[1].id and "Prénom")["items"]
-    assert len(name) == 5
+    assert len(get(q="prénom")["items"]) == 5  # the first names, case-insensitively
     seen, cursor = [], None
     while True:
         page = get(limit=2, **({"cursor": cursor} if cursor else {}))

@@ -13,7 +13,6 @@ from sqlalchemy import Column, Index, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from config.settings import known_zone
-
 from workflow.types import JSONType, UTCDateTime
 
 
