@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
-from api import problems
+from api import openapi, problems
 from api.metrics import Metrics
 from api.routes import applications, auth, health, interviews, postings, public, reports
 from api.transitions import Replay
@@ -50,10 +50,17 @@ def create_app(container: Container | None = None, *, background: bool = False) 
             if scheduler is not None:
                 scheduler.stop()
 
-    app = FastAPI(title="Vivier", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
+    app = FastAPI(
+        title="Vivier",
+        version="0.1.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        dependencies=[Depends(problems.refuse_nul)],
+    )
     app.state.container = container
     app.state.metrics = metrics
     problems.install(app)
+    openapi.install(app)
     app.add_exception_handler(Replay, lambda _request, exc: exc.response())
     metrics.install(app)
     for router in ROUTERS:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.problems import Problem, forbidden
@@ -65,3 +65,10 @@ def require_roles(*roles: Role):
 Manager = Annotated[Principal, Depends(require_roles(Role.admin, Role.hr, Role.recruiter))]
 HumanResources = Annotated[Principal, Depends(require_roles(Role.admin, Role.hr))]
 Admin = Annotated[Principal, Depends(require_roles(Role.admin))]
+
+
+# Row ids are 32-bit integers on both backends: a larger number can name no row, and must not
+# reach the database (an overflow there is an error, not a "not found").
+MAX_ID = 2**31 - 1
+IdPath = Annotated[int, Path(ge=1, le=MAX_ID)]
+IdQuery = Annotated[int | None, Query(ge=1, le=MAX_ID)]

@@ -6,12 +6,14 @@ Domain exceptions are mapped once, in `install`, so a route never builds an erro
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from workflow.errors import (
@@ -128,6 +130,48 @@ def validation_problem(exc: RequestValidationError) -> Problem:
     )  # fmt: skip
 
 
+async def refuse_nul(request: Request) -> None:
+    """An app-wide dependency: a NUL character in a parameter or a JSON body is refused with 422
+    on every backend (PostgreSQL cannot store one; SQLite would, silently)."""
+    field = await _field_with_nul(request)
+    if field is not None:
+        raise invalid(field or "body", "contains a NUL character")
+
+
+async def _field_with_nul(request: Request) -> str | None:
+    for name, value in request.query_params.multi_items():
+        if "\x00" in name or "\x00" in value:
+            return name
+    for name, value in request.path_params.items():
+        if "\x00" in str(value):
+            return name
+    if "json" not in request.headers.get("content-type", ""):
+        return None
+    try:
+        body = json.loads(await request.body())
+    except (ValueError, RuntimeError):
+        return None
+    return _nul_key(body)
+
+
+def _nul_key(value: Any, path: str = "") -> str | None:
+    """The dotted path of the first string holding a NUL inside a JSON value."""
+    if isinstance(value, str):
+        return path if "\x00" in value else None
+    items = (
+        value.items()
+        if isinstance(value, dict)
+        else enumerate(value)
+        if isinstance(value, list)
+        else ()
+    )
+    for key, item in items:
+        found = _nul_key(item, f"{path}.{key}" if path else str(key))
+        if found is not None:
+            return found
+    return None
+
+
 def install(app: FastAPI) -> None:
     """Register the handlers: every error leaves as problem+json."""
 
@@ -148,6 +192,14 @@ def install(app: FastAPI) -> None:
         kind = {404: "not-found", 405: "method-not-allowed"}.get(exc.status_code, "http-error")
         problem = Problem(exc.status_code, kind, str(exc.detail), headers=dict(exc.headers or {}))
         return problem.response(request.url.path)
+
+    @app.exception_handler(DataError)
+    async def _unstorable(request: Request, exc: DataError) -> JSONResponse:
+        # The database refused a value the checks let through (a NUL character on PostgreSQL):
+        # the transaction rolled back; the input, not the server, is at fault.
+        field = await _field_with_nul(request)
+        detail = "contains a character that cannot be stored (NUL)" if field else str(exc.orig)
+        return invalid(field or "body", detail.splitlines()[0]).response(request.url.path)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -158,3 +158,12 @@ def test_bad_posting_input_names_the_field_and_creates_nothing(api: Api) -> None
 def test_unknown_routes_and_methods_are_problems_too(api: Api) -> None:
     problem(api.client.get("/nowhere"), 404)
     problem(api.client.delete("/health"), 405)
+
+
+def test_a_nul_character_is_refused_naming_the_field(api: Api) -> None:
+    org = api.org()
+    hr = api.staff(org, "hr")
+    assert problem(api.client.get("/postings?q=%00", headers=hr.headers), 422)["field"] == "q"
+    created = api.client.post("/postings", json=SEED_004 | {"title": "a\x00b"}, headers=hr.headers)
+    assert problem(created, 422)["field"] == "title"
+    assert api.client.get("/postings", headers=hr.headers).json() == []

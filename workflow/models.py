@@ -15,6 +15,9 @@ from sqlmodel import Field, SQLModel
 from config.settings import known_zone
 from workflow.types import JSONType, UTCDateTime
 
+# Integer columns are 32-bit: amounts are whole units of the currency, well under this.
+MAX_AMOUNT = 2**31 - 1
+
 
 def _utc(nullable: bool = False, index: bool = False) -> Any:
     return Field(
@@ -115,12 +118,12 @@ class PostingBase(SQLModel):
     workload: list[dict[str, Any]] = _json()
     # Selection criteria; screening records an assessment against each.
     criteria: list[str] = _json()
-    salary_min: int | None = None
-    salary_max: int | None = None
+    salary_min: int | None = Field(default=None, ge=0, le=MAX_AMOUNT)
+    salary_max: int | None = Field(default=None, ge=0, le=MAX_AMOUNT)
     salary_currency: str | None = Field(default=None, max_length=3)
     salary_period: str | None = Field(default=None, max_length=16)
-    salary_payments_per_year: int | None = None
-    vacancies: int = Field(default=1, ge=1)
+    salary_payments_per_year: int | None = Field(default=None, ge=1, le=52)
+    vacancies: int = Field(default=1, ge=1, le=10_000)
     contact_name: str = Field(default="", max_length=255)
     contact_email: str = Field(default="", max_length=320)
     how_to_apply: str = ""
@@ -128,7 +131,7 @@ class PostingBase(SQLModel):
     timezone: str = Field(default="Europe/Brussels", max_length=64)
     start_date: date | None = None
     start_asap: bool = False
-    commitment_months: int | None = Field(default=None, ge=1)
+    commitment_months: int | None = Field(default=None, ge=1, le=240)
     pipeline: str = Field(max_length=64, description="The applications' pipeline.")
 
     @field_validator("timezone", check_fields=False)
@@ -177,12 +180,12 @@ class PostingUpdate(SQLModel):
     languages: list[dict[str, str]] | None = None
     workload: list[dict[str, Any]] | None = None
     criteria: list[str] | None = None
-    salary_min: int | None = None
-    salary_max: int | None = None
+    salary_min: int | None = Field(default=None, ge=0, le=MAX_AMOUNT)
+    salary_max: int | None = Field(default=None, ge=0, le=MAX_AMOUNT)
     salary_currency: str | None = Field(default=None, max_length=3)
     salary_period: str | None = Field(default=None, max_length=16)
-    salary_payments_per_year: int | None = None
-    vacancies: int | None = Field(default=None, ge=1)
+    salary_payments_per_year: int | None = Field(default=None, ge=1, le=52)
+    vacancies: int | None = Field(default=None, ge=1, le=10_000)
     contact_name: str | None = Field(default=None, max_length=255)
     contact_email: str | None = Field(default=None, max_length=320)
     how_to_apply: str | None = None
@@ -190,7 +193,7 @@ class PostingUpdate(SQLModel):
     timezone: str | None = Field(default=None, max_length=64)
     start_date: date | None = None
     start_asap: bool | None = None
-    commitment_months: int | None = Field(default=None, ge=1)
+    commitment_months: int | None = Field(default=None, ge=1, le=240)
     opens_at: datetime | None = None
     closes_at: datetime | None = None
     closes_on: date | None = None

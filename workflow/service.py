@@ -278,6 +278,9 @@ class Workflow:
                 f"a {posting.state} posting cannot be edited; only a draft or published one",
             )
         fields = changes.model_dump(exclude_unset=True, exclude={"closes_at", "closes_on"})
+        for name, value in fields.items():
+            if value is None and not Posting.__table__.c[name].nullable:
+                raise InvalidInput(name, "may not be null; leave it out to keep it")
         zone = fields.get("timezone", posting.timezone)
         if changes.closes_at is not None and changes.closes_on is not None:
             raise InvalidInput("closes_on", "give closes_at or closes_on, not both")

@@ -14,7 +14,7 @@ from sqlalchemy import or_, select
 from sqlmodel import Session
 
 from api.access import get_application, managed_application, visible_applications
-from api.deps import ContainerDep, CurrentUser
+from api.deps import MAX_ID, ContainerDep, CurrentUser, IdPath, IdQuery
 from api.problems import Problem, from_domain, invalid
 from api.security import Principal
 from api.transitions import EventIn, EventOut, fire_event, idempotent, parse_if_match, request_hash
@@ -100,7 +100,7 @@ class NoteOut(BaseModel):
 
 
 class BulkIn(EventIn):
-    ids: list[int] = Field(min_length=1, max_length=MAX_BULK)
+    ids: list[Annotated[int, Field(ge=1, le=MAX_ID)]] = Field(min_length=1, max_length=MAX_BULK)
 
 
 class BulkItem(BaseModel):
@@ -123,7 +123,7 @@ def _decode_cursor(cursor: str) -> int:
     except (binascii.Error, UnicodeDecodeError, ValueError):
         text = ""
     kind, _, number = text.partition(":")
-    if kind != "id" or not number.isdigit():
+    if kind != "id" or not number.isdigit() or int(number) > MAX_ID:
         raise invalid("cursor", "not a cursor this API gave; start again without it")
     return int(number)
 
@@ -132,7 +132,7 @@ def _decode_cursor(cursor: str) -> int:
 def list_applications(
     user: CurrentUser,
     container: ContainerDep,
-    posting_id: int | None = None,
+    posting_id: IdQuery = None,
     state: Annotated[str | None, Query(max_length=64)] = None,
     idle_days: Annotated[
         int | None, Query(ge=0, le=3650, description="Unmoved for more than N days, not final.")
@@ -195,7 +195,7 @@ def _row(application: Application, candidate: Candidate, title: str) -> Applicat
     "/{application_id}", summary="One application: candidate, timeline, events allowed now."
 )
 def read_application(
-    application_id: int, user: CurrentUser, container: ContainerDep, response: Response
+    application_id: IdPath, user: CurrentUser, container: ContainerDep, response: Response
 ) -> ApplicationDetail:
     workflow = container.workflow
     with workflow.sessions.begin() as session:
@@ -280,7 +280,7 @@ def _actor_name(kind: ActorKind, actor_id: int | None, names: dict[int, str]) ->
 )
 def application_event(
     request: Request,
-    application_id: int,
+    application_id: IdPath,
     event: str,
     user: CurrentUser,
     container: ContainerDep,
@@ -344,7 +344,7 @@ def _bulk_one(
 
 @router.post("/{application_id}/notes", status_code=201, summary="Add an internal note.")
 def add_note(
-    application_id: int, body: NoteIn, user: CurrentUser, container: ContainerDep
+    application_id: IdPath, body: NoteIn, user: CurrentUser, container: ContainerDep
 ) -> NoteOut:
     workflow = container.workflow
     with workflow.sessions.begin() as session:
@@ -362,7 +362,7 @@ def add_note(
 
 
 @router.get("/{application_id}/notes", summary="The internal notes, oldest first.")
-def list_notes(application_id: int, user: CurrentUser, container: ContainerDep) -> list[NoteOut]:
+def list_notes(application_id: IdPath, user: CurrentUser, container: ContainerDep) -> list[NoteOut]:
     with container.workflow.sessions.begin() as session:
         get_application(session, user, application_id)
         rows = session.execute(

@@ -10,7 +10,7 @@ from pydantic import Field
 from sqlalchemy import select
 
 from api.access import get_posting, managed_posting, visible_postings
-from api.deps import ContainerDep, CurrentUser, Manager
+from api.deps import MAX_ID, ContainerDep, CurrentUser, IdPath, Manager
 from api.problems import forbidden, invalid
 from api.transitions import EventIn, EventOut, fire_event
 from workflow.models import (
@@ -30,9 +30,12 @@ router = APIRouter(prefix="/postings", tags=["postings"])
 
 class PostingIn(PostingCreate):
     owner_id: int | None = Field(
-        default=None, description="The recruiter in charge; default: you. Admin and HR only."
+        default=None, ge=1, le=MAX_ID,
+        description="The recruiter in charge; default: you. Admin and HR only.",
+    )  # fmt: skip
+    recruiter_ids: list[Annotated[int, Field(ge=1, le=MAX_ID)]] = Field(
+        default_factory=list, max_length=100, description="Assigned recruiters."
     )
-    recruiter_ids: list[int] = Field(default_factory=list, description="Assigned recruiters.")
 
 
 class PostingOut(PostingPublic):
@@ -99,14 +102,14 @@ def list_postings(
 
 
 @router.get("/{posting_id}", summary="One posting.")
-def read_posting(posting_id: int, user: CurrentUser, container: ContainerDep) -> PostingOut:
+def read_posting(posting_id: IdPath, user: CurrentUser, container: ContainerDep) -> PostingOut:
     with container.workflow.sessions.begin() as session:
         return _out(session, get_posting(session, user, posting_id))
 
 
 @router.patch("/{posting_id}", summary="Change a draft or published posting's fields.")
 def update_posting(
-    posting_id: int, body: PostingUpdate, user: CurrentUser, container: ContainerDep
+    posting_id: IdPath, body: PostingUpdate, user: CurrentUser, container: ContainerDep
 ) -> PostingOut:
     workflow = container.workflow
     with workflow.sessions.begin() as session:
@@ -119,7 +122,7 @@ def update_posting(
 
 @router.post("/{posting_id}/events/{event}", summary="Fire a lifecycle event of the posting.")
 def posting_event(
-    posting_id: int,
+    posting_id: IdPath,
     event: str,
     user: CurrentUser,
     container: ContainerDep,
