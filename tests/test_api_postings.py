@@ -167,3 +167,13 @@ def test_a_nul_character_is_refused_naming_the_field(api: Api) -> None:
     created = api.client.post("/postings", json=SEED_004 | {"title": "a\x00b"}, headers=hr.headers)
     assert problem(created, 422)["field"] == "title"
     assert api.client.get("/postings", headers=hr.headers).json() == []
+
+
+def test_a_reference_is_used_once_per_organisation(api: Api) -> None:
+    org = api.org()
+    hr = api.staff(org, "hr")
+    assert api.client.post("/postings", json=SEED_004, headers=hr.headers).status_code == 201
+    again = problem(api.client.post("/postings", json=SEED_004, headers=hr.headers), 409)
+    assert "OMCT-PD-2026" in again["detail"]
+    elsewhere = api.staff(api.org(), "hr")
+    assert api.client.post("/postings", json=SEED_004, headers=elsewhere.headers).status_code == 201

@@ -250,8 +250,13 @@ class Workflow:
             state_entered_at=now,
             created_at=now,
         )
-        session.add(posting)
-        session.flush()
+        try:
+            with session.begin_nested():
+                session.add(posting)
+        except IntegrityError:
+            raise AlreadyExists(
+                "posting", f"the organisation already has a posting with the reference {data.ref!r}"
+            ) from None
         ctx = TransitionContext(
             session, self, lifecycle, EntityType.posting, posting, "create", actor, now
         )

@@ -1,0 +1,137 @@
+"""No organisation ever sees another's data: every route of the app, as every role of
+organisation A, on organisation B's resources, answers 404 with none of B's data.
+
+The routes are enumerated from `app.routes` (through FastAPI's iter_route_contexts, which
+flattens the included routers), so a new endpoint is covered without anyone adding
+it here; a route this test does not know how to call (a new path parameter, a body it needs)
+fails the test until it is taught.
+"""
+
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi.routing import APIRoute, iter_route_contexts
+
+from tests.api_support import Api
+from tests.factories import add_feedback, make_application, make_posting, make_user
+from workflow.models import Candidate, Note, Role
+
+ROLES = [Role.admin, Role.hr, Role.recruiter, Role.interviewer]
+SECRET = "Zyxwvut"  # in B's candidate, posting and note: must appear in no answer to A
+
+# Open to anyone by design: the public pages show published postings of every organisation,
+# and a candidate's status link is a capability of its own.
+NOT_TENANT_DATA = ("/public", "/auth/token", "/auth/logout", "/health", "/metrics", "/docs", "/openapi.json",
+                   "/redoc")  # fmt: skip
+
+# A valid body for each route that needs one, so that the 404 is not hidden behind a 422.
+# "{application_id}" in a body stands for organisation B's application.
+BODIES: dict[tuple[str, str], Any] = {
+    ("POST", "/postings"): {"ref": "a-1", "kind": "staff", "title": "A's", "pipeline": "staff"},
+    ("POST", "/applications/events/{event}"): {"ids": ["{application_id}"], "reason": "r"},
+    ("PATCH", "/postings/{posting_id}"): {"title": "renamed"},
+    ("POST", "/postings/{posting_id}/events/{event}"): {"reason": "r"},
+    ("POST", "/applications/{application_id}/events/{event}"): {"reason": "r"},
+    ("POST", "/applications/{application_id}/notes"): {"text": "a note"},
+    ("POST", "/applications/{application_id}/interviews"): {
+        "starts_at": "2030-01-10T10:00:00+01:00",
+        "timezone": "Europe/Brussels",
+        "location": "Brussels",
+        "interviewer_ids": [],
+    },
+    ("PATCH", "/interviews/{interview_id}"): {"starts_at": "2030-01-11T10:00:00+01:00"},
+    ("PUT", "/interviews/{interview_id}/feedback"): {"recommendation": "yes", "notes": ""},
+}
+
+
+@dataclass
+class Other:
+    """Organisation B's rows, one of each kind a route can name."""
+
+    values: dict[str, Any]
+
+
+def _organisation_b(api: Api) -> Other:
+    org = api.org()
+    posting = make_posting(api.workflow, org, title=f"Call {SECRET}")
+    application = make_application(api.workflow, posting)
+    feedback = add_feedback(api.workflow, application, make_user(api.workflow, org))
+    with api.workflow.sessions.begin() as session:
+        session.get_one(Candidate, application.candidate_id).last_name = SECRET
+        author = make_user(api.workflow, org, Role.hr)
+        session.add(
+            Note(
+                organisation_id=org.id,
+                application_id=application.id,
+                author_id=author.id,
+                body=f"note {SECRET}",
+                created_at=application.created_at,
+            )
+        )
+    return Other(
+        {
+            "posting_id": posting.id,
+            "application_id": application.id,
+            "interview_id": feedback.interview_id,
+            "event": "close",
+        }
+    )
+
+
+def _call(api: Api, method: str, route: APIRoute, values: dict[str, Any], headers: dict) -> Any:
+    url = route.path.format(**values)
+    body = BODIES.get((method, route.path))
+    if body is not None and "ids" in body:
+        body = body | {"ids": [values["application_id"]]}
+    if method in ("POST", "PUT", "PATCH") and body is None and route.body_field is not None:
+        raise AssertionError(f"teach the isolation test a valid body for {method} {route.path}")
+    return api.client.request(method, url, json=body, headers=headers)
+
+
+def test_every_route_hides_other_organisations(api: Api) -> None:
+    other = _organisation_b(api)
+    org_a = api.org()
+    make_posting(api.workflow, org_a)  # A has data of its own: lists are not empty by chance
+    staff = {role: api.staff(org_a, role) for role in ROLES}
+    checked = 0
+    for context in iter_route_contexts(api.app.routes):  # included routers, flattened
+        route = context.route
+        if not isinstance(route, APIRoute) or route.path.startswith(NOT_TENANT_DATA):
+            continue
+        names = set(route.param_convertors)
+        unknown = names - other.values.keys()
+        assert not unknown, f"teach the isolation test the parameter(s) {unknown} of {route.path}"
+        for method in sorted(route.methods):
+            for role, member in staff.items():
+                response = _call(api, method, route, other.values, member.headers)
+                where = f"{method} {route.path} as {role.value}"
+                assert SECRET not in response.text, where
+                if names - {"event"}:
+                    assert response.status_code == 404, f"{where}: {response.status_code}"
+                else:
+                    assert response.status_code < 500, f"{where}: {response.text}"
+                checked += 1
+    assert checked > 40
+
+
+def test_lists_never_hold_another_organisations_rows(api: Api) -> None:
+    other = _organisation_b(api)
+    org_a = api.org()
+    make_application(api.workflow, make_posting(api.workflow, org_a))
+    for role in ROLES:
+        member = api.staff(org_a, role)
+        for url in (
+            "/postings",
+            "/applications",
+            f"/applications?posting_id={other.values['posting_id']}",
+        ):
+            response = api.client.get(url, headers=member.headers)
+            assert response.status_code == 200, url
+            assert SECRET not in response.text, (url, role)
+        bulk = api.client.post(
+            "/applications/events/screen",
+            json={"ids": [other.values["application_id"]]},
+            headers=member.headers,
+        )
+        assert SECRET not in bulk.text
+        assert all(item["status"] == 404 for item in bulk.json()) or bulk.status_code == 403
