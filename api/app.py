@@ -13,7 +13,17 @@ from fastapi import Depends, FastAPI
 
 from api import openapi, problems
 from api.metrics import Metrics
-from api.routes import applications, auth, health, interviews, postings, public, reports
+from api.routes import (
+    applications,
+    auth,
+    deadlines,
+    documents,
+    health,
+    interviews,
+    postings,
+    public,
+    reports,
+)
 from api.transitions import Replay
 from api.wiring import Container, build_container
 
@@ -24,7 +34,9 @@ ROUTERS = [
     applications.router,
     interviews.router,
     public.router,
+    documents.router,
     reports.router,
+    deadlines.router,
 ]
 
 DESCRIPTION = """Vivier's HTTP API: recruiters advance candidates, candidates apply and follow

@@ -1,6 +1,7 @@
 """The `vivier` command line. Errors are one clear line on stderr and a non-zero exit, never a
 traceback; every state change goes through the transition service like any other caller."""
 
+import contextlib
 import json
 import signal
 import sys
@@ -11,29 +12,33 @@ from typing import Annotated, Any
 import click
 import typer
 from pydantic import ValidationError
-from sqlalchemy import select
-from sqlalchemy.exc import OperationalError
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlmodel import Session
 
+from api.security import hash_password, revoke_user_tokens
 from api.wiring import Container, build_container
 from config.settings import Settings
 from workflow import reports
 from workflow.clock import system_clock
 from workflow.context import Actor
 from workflow.demo import load_demo
+from workflow.demo_data import ORGANISATIONS as DEMO_ORGANISATIONS
 from workflow.errors import WorkflowError
 from workflow.migrate import upgrade
 from workflow.models import (
-    Application,
-    Deadline,
     DeadlineStatus,
     EntityType,
     Organisation,
     Posting,
+    Role,
     TransitionRecord,
+    User,
 )
 from workflow.pipeline import Pipeline
 from workflow.pipeline_files import check_together, load_pipeline, load_pipelines
-from workflow.scheduler import DEFAULT_INTERVAL_S, Scheduler, SweepResult
+from workflow.scheduler import DEFAULT_INTERVAL_S, Scheduler, SweepResult, lock_single_scheduler
+from workflow.service import normalise_email
 
 app = typer.Typer(
     help="Vivier: applicant-tracking workflows for NGOs.",
@@ -43,9 +48,14 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="The database schema.", no_args_is_help=True)
 pipelines_app = typer.Typer(help="Pipeline definition files.", no_args_is_help=True)
+users_app = typer.Typer(help="Staff accounts and their tokens.", no_args_is_help=True)
 
 # Every command group of every part, registered in this one list (later: scheduler, emails...).
-COMMAND_GROUPS: list[tuple[str, typer.Typer]] = [("db", db_app), ("pipelines", pipelines_app)]
+COMMAND_GROUPS: list[tuple[str, typer.Typer]] = [
+    ("db", db_app),
+    ("pipelines", pipelines_app),
+    ("users", users_app),
+]
 for group_name, group in COMMAND_GROUPS:
     app.add_typer(group, name=group_name)
 
@@ -134,6 +144,9 @@ def _offset(offset: Any) -> str:
 
 # --- demo, status, fire, history ----------------------------------------------------------------
 
+# The demo users' password (README). Given only to demo users who have none yet.
+DEMO_PASSWORD = "vivier-demo"
+
 
 @app.command()
 def demo(
@@ -144,10 +157,15 @@ def demo(
     """Load the seeds' organisations, postings and fictional candidates (idempotent), then the status."""
     container = _container()
     upgrade(container.engine)
-    summary = load_demo(container.workflow, date.fromisoformat(today) if today else None)
+    summary = load_demo(
+        container.workflow,
+        date.fromisoformat(today) if today else None,
+        password_hash=hash_password(DEMO_PASSWORD),
+    )
     _out(str(summary))
     _out()
     _print_status(container, None)
+    _print_demo_logins()
 
 
 @app.command()
@@ -293,9 +311,6 @@ def _print_sweep(result: SweepResult) -> None:
     _out(f"{system_clock():%Y-%m-%d %H:%M:%S} UTC  swept: {result}")
 
 
-DEFAULT_DEADLINE_STATUSES = (DeadlineStatus.pending, DeadlineStatus.failed)
-
-
 @app.command()
 def deadlines(
     org: Annotated[str | None, typer.Option(help="Only this organisation (slug).")] = None,
@@ -308,51 +323,203 @@ def deadlines(
     limit: Annotated[int, typer.Option(help="At most this many rows.")] = 100,
 ) -> None:
     """Upcoming and failed deadlines, soonest first: what the scheduler will do, and what it could not."""
-    statuses = (status,) if status else DEFAULT_DEADLINE_STATUSES
+    statuses = (status,) if status else reports.OUTSTANDING
     with _container().workflow.sessions() as session:
-        query = (
-            select(Deadline, Organisation.slug)
-            .join(Organisation, Organisation.id == Deadline.organisation_id)
-            .where(Deadline.status.in_(statuses))
-            .order_by(Deadline.due_at, Deadline.id)
-            .limit(limit)
-        )
+        slugs = dict(session.execute(select(Organisation.id, Organisation.slug)).all())
+        organisation_id = None
         if org is not None:
-            if session.scalar(select(Organisation.id).where(Organisation.slug == org)) is None:
+            organisation_id = next((i for i, slug in slugs.items() if slug == org), None)
+            if organisation_id is None:
                 raise click.BadParameter(f"no organisation with slug {org!r}", param_hint="--org")
-            query = query.where(Organisation.slug == org)
-        if posting is not None:
-            if session.get(Posting, posting) is None:
-                raise WorkflowError(f"posting {posting} not found")
-            of_posting = (Deadline.entity_type == EntityType.posting) & (
-                Deadline.entity_id == posting
-            )
-            of_applications = (Deadline.entity_type == EntityType.application) & (
-                Deadline.entity_id.in_(
-                    select(Application.id).where(Application.posting_id == posting)
-                )
-            )
-            query = query.where(of_posting | of_applications)
-        rows = session.execute(query).all()
+        if posting is not None and session.get(Posting, posting) is None:
+            raise WorkflowError(f"posting {posting} not found")
+        rows = reports.deadlines(
+            session,
+            organisation_id,
+            statuses=statuses,
+            posting_ids=None if posting is None else [posting],
+            limit=limit,
+        )
     if not rows:
         shown = status.value if status else "pending or failed"
         _out(f"no {shown} deadlines")
         return
     _out(f"{'due (UTC)':<17}  {'status':<9} {'org':<12} {'entity':<18} {'kind':<18} action")
-    for deadline, slug in rows:
-        action = f"fires {deadline.event}" if deadline.event else "reminder"
-        entity = f"{deadline.entity_type.value} {deadline.entity_id}"
-        line = (
-            f"{deadline.due_at:%Y-%m-%d %H:%M}  {deadline.status.value:<9} {slug[:12]:<12} "
-            f"{entity:<18} {deadline.kind[:18]:<18} {action}"
-        )
-        if deadline.attempts:
-            line += f"  ({deadline.attempts} failed attempts)"
-        if deadline.last_error and deadline.status is not DeadlineStatus.done:
-            line += f"\n{'':<19}last error: {deadline.last_error}"
-        _out(line)
+    for deadline in rows:
+        _out(_deadline_line(deadline, slugs[deadline.organisation_id]))
     if len(rows) == limit:
         _out(f"(first {limit}; use --limit for more)")
+
+
+def _deadline_line(deadline: reports.ListedDeadline, slug: str) -> str:
+    action = f"fires {deadline.event}" if deadline.event else "reminder"
+    entity = f"{deadline.entity_type.value} {deadline.entity_id}"
+    line = (
+        f"{deadline.due_at:%Y-%m-%d %H:%M}  {deadline.status.value:<9} {slug[:12]:<12} "
+        f"{entity:<18} {deadline.kind[:18]:<18} {action}"
+    )
+    if deadline.attempts:
+        line += f"  ({deadline.attempts} failed attempts)"
+    if deadline.last_error and deadline.status is not DeadlineStatus.done:
+        line += f"\n{'':<19}last error: {deadline.last_error}"
+    return line
+
+
+# --- users --------------------------------------------------------------------------------------
+
+# The login form takes at most 1,024 characters: a longer password could never be used.
+PASSWORD_LENGTH = (8, 1024)
+
+
+@users_app.command("create")
+def users_create(
+    email: Annotated[str, typer.Argument(help="Their e-mail address, which is their login.")],
+    org: Annotated[str, typer.Option(help="Their organisation (slug).")],
+    role: Annotated[Role, typer.Option(help="What they may do.")],
+    name: Annotated[str, typer.Option(help="Their name, as colleagues see it.")],
+    password_stdin: Annotated[
+        bool,
+        typer.Option(
+            "--password-stdin", help="Read the password from standard input, not a prompt."
+        ),
+    ] = False,
+) -> None:
+    """Create a staff account. The password is asked for twice, hidden (or read from stdin)."""
+    address = normalise_email(email)
+    if "@" not in address.strip("@") or len(address) > 320:
+        raise click.BadParameter(f"not an e-mail address: {email!r}", param_hint="EMAIL")
+    if not name.strip():
+        raise click.BadParameter("must not be empty", param_hint="--name")
+    workflow = _container().workflow
+    with workflow.sessions() as session:  # refuse before asking for a password
+        organisation_id = _organisation_id(session, org)
+        if _find_user(session, organisation_id, address) is not None:
+            raise WorkflowError(f"{address} already has an account in {org}")
+    password_hash = hash_password(_read_password(password_stdin))
+    user = User(
+        organisation_id=organisation_id,
+        email=address,
+        name=name.strip(),
+        role=role,
+        password_hash=password_hash,
+        created_at=workflow.clock(),
+    )
+    try:
+        with workflow.sessions.begin() as session:
+            session.add(user)
+    except IntegrityError:  # created meanwhile by someone else
+        raise WorkflowError(f"{address} already has an account in {org}") from None
+    _out(f"created user {user.id}: {address} ({role.value}) in {org}")
+
+
+def _read_password(from_stdin: bool) -> str:
+    if from_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    shortest, longest = PASSWORD_LENGTH
+    if not shortest <= len(password) <= longest:
+        raise click.BadParameter(
+            f"must be {shortest} to {longest} characters long", param_hint="password"
+        )
+    return password
+
+
+@users_app.command("revoke-tokens")
+def users_revoke_tokens(
+    email: Annotated[str, typer.Argument(help="The account's e-mail address.")],
+    org: Annotated[str, typer.Option(help="Its organisation (slug).")],
+) -> None:
+    """Revoke every token of an account: it must log in again."""
+    address = normalise_email(email)
+    workflow = _container().workflow
+    with workflow.sessions.begin() as session:
+        user = _find_user(session, _organisation_id(session, org), address)
+        if user is None:
+            raise WorkflowError(f"no user {address} in {org}")
+        revoked = revoke_user_tokens(session, user.id, workflow.clock())
+    _out(f"revoked {revoked} token(s) of {address} in {org}")
+
+
+def _organisation_id(session: Session, slug: str) -> int:
+    found = session.scalar(select(Organisation.id).where(Organisation.slug == slug))
+    if found is None:
+        raise click.BadParameter(f"no organisation with slug {slug!r}", param_hint="--org")
+    return found
+
+
+def _find_user(session: Session, organisation_id: int, address: str) -> User | None:
+    return session.scalars(
+        select(User).where(
+            User.organisation_id == organisation_id, func.lower(User.email) == address
+        )
+    ).first()
+
+
+# --- serve --------------------------------------------------------------------------------------
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.", min=1, max=65535)] = 8000,
+    demo: Annotated[
+        bool, typer.Option(help="Load the demo into an empty database (or one holding it).")
+    ] = True,
+) -> None:
+    """Run the HTTP API (docs at /docs) and, unless VIVIER_SERVE_SCHEDULER=false, the scheduler
+    in the same process: the schema is upgraded first, and an empty database gets the demo."""
+    # Imported here: the web stack is only needed by this command.
+    import uvicorn
+
+    from api.app import create_app
+
+    container = _container()
+    upgrade(container.engine)
+    if demo and _demo_wanted(container):
+        summary = load_demo(container.workflow, password_hash=hash_password(DEMO_PASSWORD))
+        _out(str(summary))
+        _print_demo_logins()
+    elif demo:
+        _out("the database holds organisations of its own: the demo was not loaded")
+    background = container.settings.serve_scheduler
+    if background:
+        _check_single_scheduler(container)
+    application = create_app(container, background=background)
+    _out(f"Vivier on http://{host}:{port} (API docs at /docs); Ctrl-C to stop")
+    # uvicorn shuts down gracefully on SIGTERM, then raises it again: let that end here, cleanly.
+    signal.signal(signal.SIGTERM, _interrupt)
+    with contextlib.suppress(KeyboardInterrupt):
+        uvicorn.run(application, host=host, port=port, log_level="info")
+    _out("stopped")
+
+
+def _demo_wanted(container: Container) -> bool:
+    """An empty database gets the demo, and so does one already holding it (loading again is
+    idempotent and gives demo users without a password the demo one); a database with
+    organisations of its own is left alone."""
+    slugs = [spec.slug for spec in DEMO_ORGANISATIONS]
+    with container.workflow.sessions() as session:
+        anyone = session.scalar(select(Organisation.id).limit(1))
+        demo = session.scalar(select(Organisation.id).where(Organisation.slug.in_(slugs)).limit(1))
+    return anyone is None or demo is not None
+
+
+def _print_demo_logins() -> None:
+    _out()
+    _out(f"demo logins, all with the password {DEMO_PASSWORD!r} (POST /auth/token):")
+    for spec in DEMO_ORGANISATIONS:
+        for role, name, email in spec.users:
+            _out(f"  {spec.slug:<6} {role:<12} {name:<20} {email}")
+    _out()
+
+
+def _check_single_scheduler(container: Container) -> None:
+    """On SQLite, refuse to start when a scheduler already runs on the database: one line here
+    rather than a traceback from the app's startup."""
+    handle = lock_single_scheduler(container.engine)
+    if handle is not None:
+        handle.close()  # the app's scheduler takes the lock for good
 
 
 # --- entry point --------------------------------------------------------------------------------
@@ -362,12 +529,16 @@ def run(argv: list[str] | None = None) -> int:
     """Run the CLI; returns the exit code. Known errors become one line on stderr."""
     try:
         app(args=argv, prog_name="vivier", standalone_mode=False)
-    except click.exceptions.Exit as exc:
+    except (click.exceptions.Exit, typer.Exit) as exc:
         return exc.exit_code
-    except click.ClickException as exc:
-        exc.show()
+    # Typer parses arguments with its own copy of click: its usage errors are TyperExceptions.
+    except (click.ClickException, typer.TyperException) as exc:
+        if hasattr(exc, "show"):
+            exc.show()
+        else:
+            typer.echo(f"error: {exc.format_message()}", err=True)
         return exc.exit_code
-    except click.exceptions.Abort:
+    except (click.exceptions.Abort, typer.Abort):
         return 130
     except WorkflowError as exc:
         typer.echo(f"error: {exc}", err=True)

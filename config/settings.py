@@ -52,6 +52,12 @@ class Settings(BaseSettings):
     public_base_url: str = Field(
         "http://127.0.0.1:8000", description="Base of the links given to candidates."
     )
+    interview_reminder_hours: int = Field(
+        24, ge=1, le=24 * 30, description="Remind candidate and interviewers this long before."
+    )
+    feedback_reminder_hours: int = Field(
+        24, ge=1, le=24 * 30, description="Remind interviewers without feedback this long after."
+    )
     serve_scheduler: bool = Field(
         True, description="Run the scheduler inside `vivier serve` (the embedded default)."
     )

@@ -14,7 +14,7 @@ from fastapi.routing import APIRoute, iter_route_contexts
 
 from tests.api_support import Api
 from tests.factories import add_feedback, make_application, make_posting, make_user
-from workflow.models import Candidate, Note, Role
+from workflow.models import Candidate, Document, Note, Role
 
 ROLES = [Role.admin, Role.hr, Role.recruiter, Role.interviewer]
 SECRET = "Zyxwvut"  # in B's candidate, posting and note: must appear in no answer to A
@@ -37,9 +37,10 @@ BODIES: dict[tuple[str, str], Any] = {
         "starts_at": "2030-01-10T10:00:00+01:00",
         "timezone": "Europe/Brussels",
         "location": "Brussels",
-        "interviewer_ids": [],
+        "interviewer_ids": [1],
     },
     ("PATCH", "/interviews/{interview_id}"): {"starts_at": "2030-01-11T10:00:00+01:00"},
+    ("POST", "/interviews/{interview_id}/cancel"): {"reason": "r"},
     ("PUT", "/interviews/{interview_id}/feedback"): {"recommendation": "yes", "notes": ""},
 }
 
@@ -59,6 +60,17 @@ def _organisation_b(api: Api) -> Other:
     with api.workflow.sessions.begin() as session:
         session.get_one(Candidate, application.candidate_id).last_name = SECRET
         author = make_user(api.workflow, org, Role.hr)
+        document = Document(
+            organisation_id=org.id,
+            application_id=application.id,
+            kind="cv",
+            storage_name="0" * 32 + ".pdf",
+            content_type="application/pdf",
+            size=1,
+            sha256="0" * 64,
+            created_at=application.created_at,
+        )
+        session.add(document)
         session.add(
             Note(
                 organisation_id=org.id,
@@ -68,11 +80,13 @@ def _organisation_b(api: Api) -> Other:
                 created_at=application.created_at,
             )
         )
+        session.flush()
     return Other(
         {
             "posting_id": posting.id,
             "application_id": application.id,
             "interview_id": feedback.interview_id,
+            "document_id": document.id,
             "event": "close",
         }
     )

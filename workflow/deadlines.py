@@ -14,9 +14,10 @@ from zoneinfo import ZoneInfo
 from dateutil.relativedelta import relativedelta
 from sqlalchemy import bindparam, text, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session
 
 from workflow.context import TransitionContext
-from workflow.models import Deadline, DeadlineStatus
+from workflow.models import Deadline, DeadlineStatus, EntityType
 
 if TYPE_CHECKING:
     from workflow.pipeline import StateDef
@@ -26,31 +27,39 @@ DEADLINES = Deadline.__table__
 
 def cancel_state_deadlines(ctx: TransitionContext, left_state: str) -> None:
     """Deadlines belong to the state that scheduled them: leaving it cancels them."""
-    ctx.session.execute(
-        _cancel(),
-        {
-            "of_type": ctx.entity_type,
-            "of_id": ctx.entity.id,
-            "left": left_state,
-            "now": ctx.now,
-        },
-    )
+    cancel_deadlines(ctx.session, ctx.entity_type, ctx.entity.id, left_state, ctx.now)
+
+
+def cancel_deadlines(
+    session: Session,
+    entity_type: EntityType,
+    entity_id: int,
+    state: str,
+    now: datetime,
+    *,
+    kind: str | None = None,
+) -> None:
+    """Cancel the entity's pending deadlines scheduled by `state` (only the one of `kind`, if
+    given). Also for entities without a pipeline (interviews), whose `state` is a fixed name."""
+    values = {"of_type": entity_type, "of_id": entity_id, "left": state, "now": now}
+    if kind is not None:
+        values["of_kind"] = kind
+    session.execute(_cancel(by_kind=kind is not None), values)
 
 
 @cache
-def _cancel() -> Any:
+def _cancel(*, by_kind: bool) -> Any:
     """Built once, like the upsert below: building costs as much as running."""
     c = DEADLINES.c
-    return (
-        update(DEADLINES)
-        .where(
-            c.entity_type == bindparam("of_type"),
-            c.entity_id == bindparam("of_id"),
-            c.state == bindparam("left"),
-            c.status == DeadlineStatus.pending,
-        )
-        .values(status=DeadlineStatus.cancelled, updated_at=bindparam("now"))
+    statement = update(DEADLINES).where(
+        c.entity_type == bindparam("of_type"),
+        c.entity_id == bindparam("of_id"),
+        c.state == bindparam("left"),
+        c.status == DeadlineStatus.pending,
     )
+    if by_kind:
+        statement = statement.where(c.kind == bindparam("of_kind"))
+    return statement.values(status=DeadlineStatus.cancelled, updated_at=bindparam("now"))
 
 
 def schedule_state_deadlines(ctx: TransitionContext, state: StateDef) -> None:
@@ -100,18 +109,37 @@ def _upsert(dialect: str) -> Any:
 def schedule_deadline(
     ctx: TransitionContext, kind: str, due_at: datetime, event: str | None, state: str
 ) -> None:
+    """The pending deadline of `kind` for the transition's entity, created or moved."""
+    upsert_deadline(
+        ctx.session, ctx.entity.organisation_id, ctx.entity_type, ctx.entity.id, kind, due_at,
+        event=event, state=state, now=ctx.now,
+    )  # fmt: skip
+
+
+def upsert_deadline(
+    session: Session,
+    organisation_id: int,
+    entity_type: EntityType,
+    entity_id: int,
+    kind: str,
+    due_at: datetime,
+    *,
+    event: str | None,
+    state: str,
+    now: datetime,
+) -> None:
     """The pending deadline of `kind` for the entity, created or moved to `due_at`: never a
-    second one."""
-    ctx.session.execute(
-        _upsert(ctx.session.get_bind().dialect.name),
+    second one. Transitions reach it through `schedule_deadline`; interviews call it directly."""
+    session.execute(
+        _upsert(session.get_bind().dialect.name),
         {
-            "organisation_id": ctx.entity.organisation_id,
-            "entity_type": ctx.entity_type,
-            "entity_id": ctx.entity.id,
+            "organisation_id": organisation_id,
+            "entity_type": entity_type,
+            "entity_id": entity_id,
             "kind": kind,
             "event": event,
             "state": state,
             "due_at": due_at,
-            "now": ctx.now,
+            "now": now,
         },
     )

@@ -91,12 +91,17 @@ class DemoSummary:
         )
 
 
-def load_demo(workflow: Workflow, today: date | None = None) -> DemoSummary:
-    """Load the demo organisations, users, postings, candidates and applications (idempotent)."""
+def load_demo(
+    workflow: Workflow, today: date | None = None, *, password_hash: str | None = None
+) -> DemoSummary:
+    """Load the demo organisations, users, postings, candidates and applications (idempotent).
+
+    `password_hash` (made by the caller: hashing is the API's business) is given to every demo
+    user who has no password yet, so the demo logins work; a password already set is kept."""
     today = today or workflow.clock().astimezone(ZoneInfo(DEMO_TIMEZONE)).date()
     summary = DemoSummary(today, (today - SEED_TODAY).days)
     with workflow.sessions.begin() as session:
-        run = _Run(workflow, session, summary)
+        run = _Run(workflow, session, summary, password_hash)
         for spec in ORGANISATIONS:
             run.organisation(spec)
         for spec in POSTINGS:
@@ -114,8 +119,15 @@ Action = tuple[datetime, int, Callable[[datetime], Any]]
 class _Run:
     """One load: what exists, and the timeline of what is still to be done, in time order."""
 
-    def __init__(self, workflow: Workflow, session: Session, summary: DemoSummary) -> None:
+    def __init__(
+        self,
+        workflow: Workflow,
+        session: Session,
+        summary: DemoSummary,
+        password_hash: str | None = None,
+    ) -> None:
         self.workflow, self.session, self.summary = workflow, session, summary
+        self.password_hash = password_hash
         self.shift = timedelta(days=summary.shift_days)
         self.orgs: dict[str, Organisation] = {}
         self.users: dict[tuple[str, str], list[User]] = {}  # (org slug, role) -> users
@@ -186,6 +198,8 @@ class _Run:
                     created_at=since,
                 )
                 self.session.add(user)
+            if user.password_hash is None:
+                user.password_hash = self.password_hash
             self.users.setdefault((spec.slug, role), []).append(user)
         self.session.flush()
 

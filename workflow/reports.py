@@ -3,7 +3,8 @@
 Each report is one SQL statement; Python only shapes its (few) result rows into frozen
 dataclasses. "Now" and "today" are always parameters, never SQL now(), so a report is reproducible
 and tests move time with time-machine. Every report is scoped to one organisation: another
-organisation's rows never appear.
+organisation's rows never appear. The one exception is the list of deadlines, which the operator's
+command line may ask for across organisations (`vivier deadlines` without `--org`).
 """
 
 from __future__ import annotations
@@ -32,7 +33,10 @@ from sqlalchemy.orm import Session
 from workflow.models import (
     Application,
     Candidate,
+    Deadline,
+    DeadlineStatus,
     EntityType,
+    Interview,
     PipelineCount,
     Posting,
     TransitionRecord,
@@ -41,6 +45,23 @@ from workflow.pipeline import Pipeline
 
 # The volunteer pipeline's state whose stay has an agreed end date (commitment_end).
 COMMITMENT_STATE = "commitment"
+
+# Which postings a report covers, besides `posting_id`: None for all the organisation's, else
+# their ids, as a collection or a SELECT of ids (the API passes, as a subquery, the postings a
+# recruiter may see, or one page of postings), so the report stays one statement.
+PostingIds = Collection[int] | Select[Any] | None
+
+
+def _among(column: Any, posting_id: int | None, posting_ids: PostingIds) -> list[Any]:
+    """WHERE clauses keeping `column` (a posting id) to `posting_id` and to `posting_ids`."""
+    clauses = []
+    if posting_id is not None:
+        clauses.append(column == posting_id)
+    if posting_ids is not None:
+        ids = posting_ids if isinstance(posting_ids, Select) else list(posting_ids)
+        clauses.append(column.in_(ids))
+    return clauses
+
 
 # --- Counts by state --------------------------------------------------------------------------
 
@@ -57,9 +78,14 @@ class PostingCounts:
 
 
 def posting_counts(
-    session: Session, organisation_id: int, posting_id: int | None = None
+    session: Session,
+    organisation_id: int,
+    posting_id: int | None = None,
+    *,
+    posting_ids: PostingIds = None,
 ) -> list[PostingCounts]:
-    """Applications by state for each posting of the organisation (postings with none included).
+    """Applications by state for each posting of the organisation (postings with none included),
+    in posting id order.
 
     Read from pipeline_count, which the transition service keeps in each move's transaction: a
     GROUP BY over applications would cost ~77 ms at a million rows, this stays small.
@@ -81,10 +107,9 @@ def posting_counts(
             and_(PipelineCount.posting_id == Posting.id, PipelineCount.count != 0),
         )
         .where(Posting.organisation_id == organisation_id)
+        .where(*_among(Posting.id, posting_id, posting_ids))
         .order_by(Posting.id, PipelineCount.state)
     )
-    if posting_id is not None:
-        query = query.where(Posting.id == posting_id)
     rows = session.execute(query).all()
     # Shaping the answer (one row per posting and state, in order) into one object per posting.
     result = []
@@ -94,13 +119,17 @@ def posting_counts(
     return result
 
 
-def organisation_counts(session: Session, organisation_id: int) -> dict[str, int]:
-    """Applications by state over all the organisation's postings (zeros omitted)."""
+def organisation_counts(
+    session: Session, organisation_id: int, *, posting_ids: PostingIds = None
+) -> dict[str, int]:
+    """Applications by state over all the organisation's postings, or over `posting_ids` of
+    them (zeros omitted)."""
     total = func.sum(PipelineCount.count)
     query = (
         select(PipelineCount.state, total)
         .join(Posting, Posting.id == PipelineCount.posting_id)
         .where(Posting.organisation_id == organisation_id)
+        .where(*_among(Posting.id, None, posting_ids))
         .group_by(PipelineCount.state)
         .having(total != 0)
         .order_by(PipelineCount.state)
@@ -138,7 +167,7 @@ class StageConversion:
 
 
 def _application_history(
-    organisation_id: int, pipeline: Pipeline, posting_id: int | None
+    organisation_id: int, pipeline: Pipeline, posting_id: int | None, posting_ids: PostingIds
 ) -> list[ColumnElement[bool]]:
     """The WHERE clauses selecting the history of the organisation's applications in `pipeline`."""
     clauses = [
@@ -146,17 +175,23 @@ def _application_history(
         TransitionRecord.entity_type == EntityType.application,
         TransitionRecord.pipeline == pipeline.name,
     ]
-    if posting_id is not None:
+    if posting_id is not None or posting_ids is not None:
         # The history has no posting column: the application says which posting it belongs to.
         in_posting = select(Application.id).where(
-            Application.posting_id == posting_id, Application.organisation_id == organisation_id
+            Application.organisation_id == organisation_id,
+            *_among(Application.posting_id, posting_id, posting_ids),
         )
         clauses.append(TransitionRecord.entity_id.in_(in_posting))
     return clauses
 
 
 def conversion(
-    session: Session, organisation_id: int, pipeline: Pipeline, posting_id: int | None = None
+    session: Session,
+    organisation_id: int,
+    pipeline: Pipeline,
+    posting_id: int | None = None,
+    *,
+    posting_ids: PostingIds = None,
 ) -> list[StageConversion]:
     """For each consecutive pair of the pipeline's progress stages: how many applications ever
     reached the first, how many of those ever reached the second, and the rate.
@@ -174,7 +209,7 @@ def conversion(
                 for i, stage in enumerate(stages)
             )
         )
-        .where(*_application_history(organisation_id, pipeline, posting_id))
+        .where(*_application_history(organisation_id, pipeline, posting_id, posting_ids))
         .group_by(TransitionRecord.entity_id)
         .subquery()
     )
@@ -214,6 +249,8 @@ def time_in_stage(
     pipeline: Pipeline,
     now: datetime,
     posting_id: int | None = None,
+    *,
+    posting_ids: PostingIds = None,
 ) -> list[StageTime]:
     """Median and 90th percentile of the time applications spent in each non-final state.
 
@@ -229,7 +266,7 @@ def time_in_stage(
     Final states are not reported: a stay in `rejected` or `hired` is not a wait.
     """
     postgres = session.get_bind().dialect.name == "postgresql"
-    stays = _stays(organisation_id, pipeline, now, posting_id, postgres)
+    stays = _stays(organisation_id, pipeline, now, postgres, posting_id, posting_ids)
     query = _pg_percentiles(stays) if postgres else _sqlite_percentiles(stays)
     found = {row.state: row for row in session.execute(query).all()}
     return [
@@ -240,7 +277,12 @@ def time_in_stage(
 
 
 def _stays(
-    organisation_id: int, pipeline: Pipeline, now: datetime, posting_id: int | None, postgres: bool
+    organisation_id: int,
+    pipeline: Pipeline,
+    now: datetime,
+    postgres: bool,
+    posting_id: int | None,
+    posting_ids: PostingIds,
 ) -> Subquery:
     """One row per stay: state, entered at, seconds spent (NULL while still there)."""
     record = TransitionRecord
@@ -248,7 +290,7 @@ def _stays(
     changed_state = or_(record.from_state.is_(None), record.from_state != record.to_state)
     entered = (
         select(record.to_state.label("state"), record.at.label("at"), left_at.label("left_at"))
-        .where(*_application_history(organisation_id, pipeline, posting_id))
+        .where(*_application_history(organisation_id, pipeline, posting_id, posting_ids))
         .where(changed_state, record.at <= now)
         .subquery()
     )
@@ -341,19 +383,25 @@ def commitments_ending(
     today: date,
     within_days: int,
     posting_id: int | None = None,
+    *,
+    posting_ids: PostingIds = None,
+    limit: int | None = None,
+    offset: int = 0,
 ) -> list[CommitmentEnding]:
     """Volunteers in their commitment whose agreed end falls between today and today + N days
-    (both included), soonest first: time to plan a farewell, a renewal or a successor."""
+    (both included), soonest first: time to plan a farewell, a renewal or a successor.
+    `limit` and `offset` give one page of them."""
     query = (
         _with_person_and_posting(organisation_id, Application.commitment_end)
         .where(
             Application.state == COMMITMENT_STATE,
             Application.commitment_end.between(today, today + timedelta(days=within_days)),
+            *_among(Application.posting_id, posting_id, posting_ids),
         )
         .order_by(Application.commitment_end, Application.id)
+        .limit(limit)
+        .offset(offset)
     )
-    if posting_id is not None:
-        query = query.where(Application.posting_id == posting_id)
     return [
         CommitmentEnding(app_id, cand_id, _name(first, last), p_id, title, end, (end - today).days)
         for app_id, cand_id, first, last, p_id, title, end in session.execute(query).all()
@@ -394,19 +442,25 @@ def idle_applications(
     idle_days: int,
     open_states: Collection[str],
     posting_id: int | None = None,
+    *,
+    posting_ids: PostingIds = None,
+    limit: int | None = None,
+    offset: int = 0,
 ) -> list[IdleApplication]:
     """Applications in one of `open_states` that entered it more than `idle_days` days before
-    `now`, the longest waiting first: nobody has moved them, someone should."""
+    `now`, the longest waiting first: nobody has moved them, someone should. `limit` and
+    `offset` give one page of them."""
     query = (
         _with_person_and_posting(organisation_id, Application.state, Application.state_entered_at)
         .where(
             Application.state.in_(list(open_states)),
             Application.state_entered_at < now - timedelta(days=idle_days),
+            *_among(Application.posting_id, posting_id, posting_ids),
         )
         .order_by(Application.state_entered_at, Application.id)
+        .limit(limit)
+        .offset(offset)
     )
-    if posting_id is not None:
-        query = query.where(Application.posting_id == posting_id)
     return [
         IdleApplication(
             app_id, cand_id, _name(first, last), p_id, title, state, entered, (now - entered).days
@@ -438,3 +492,66 @@ def _with_person_and_posting(organisation_id: int, *columns: Any) -> Select[Any]
 def _name(first: str, last: str) -> str:
     # Anonymised candidates have blank names: show nothing rather than stray spaces.
     return f"{first} {last}".strip()
+
+
+# --- Deadlines --------------------------------------------------------------------------------
+
+OUTSTANDING = (DeadlineStatus.pending, DeadlineStatus.failed)
+
+
+@dataclass(frozen=True)
+class ListedDeadline:
+    id: int
+    organisation_id: int
+    entity_type: EntityType
+    entity_id: int
+    kind: str
+    event: str | None  # None: a reminder, not a transition
+    state: str  # the state that scheduled it
+    due_at: datetime
+    status: DeadlineStatus
+    attempts: int
+    last_error: str | None
+    posting_id: int | None  # the posting it concerns: its own, its application's, its interview's
+    posting_title: str | None
+
+
+def deadlines(
+    session: Session,
+    organisation_id: int | None,
+    *,
+    statuses: Collection[DeadlineStatus] = OUTSTANDING,
+    posting_ids: PostingIds = None,
+    limit: int = 100,
+) -> list[ListedDeadline]:
+    """Deadlines in `statuses` (default: pending and failed), soonest due first, each with the
+    posting it concerns: what the scheduler will do, and what it could not. `organisation_id`
+    None lists every organisation's (the command line only); `posting_ids` keeps those postings'
+    own deadlines and their applications' and interviews'."""
+    d = Deadline
+    application_id = case(
+        (d.entity_type == EntityType.application, d.entity_id),
+        (d.entity_type == EntityType.interview, Interview.application_id),
+    )
+    posting_id = case(
+        (d.entity_type == EntityType.posting, d.entity_id), else_=Application.posting_id
+    )
+    # ListedDeadline's fields, in order.
+    columns = (
+        d.id, d.organisation_id, d.entity_type, d.entity_id, d.kind, d.event, d.state,
+        d.due_at, d.status, d.attempts, d.last_error, Posting.id, Posting.title,
+    )  # fmt: skip
+    query = (
+        select(*columns)
+        .outerjoin(
+            Interview, and_(d.entity_type == EntityType.interview, Interview.id == d.entity_id)
+        )
+        .outerjoin(Application, Application.id == application_id)
+        .outerjoin(Posting, Posting.id == posting_id)
+        .where(d.status.in_(list(statuses)), *_among(posting_id, None, posting_ids))
+        .order_by(d.due_at, d.id)
+        .limit(limit)
+    )
+    if organisation_id is not None:
+        query = query.where(d.organisation_id == organisation_id)
+    return [ListedDeadline(*row) for row in session.execute(query).all()]

@@ -32,6 +32,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import Engine, bindparam, func, insert, select, update
 from sqlmodel import Session
 
+from workflow import interviews
 from workflow.context import Actor
 from workflow.errors import (
     GuardFailed,
@@ -245,6 +246,9 @@ _CLAIM = _claim_query()
 
 def _work(workflow: Workflow, session: Session, row: Any, now: datetime) -> None:
     """The deadline's action, inside a savepoint the caller rolls back on any exception."""
+    if row.entity_type is EntityType.interview:
+        _remind_interview(workflow, session, row, now)
+        return
     what = f"{row.entity_type.value} {row.entity_id}"
     state = row.entity_state
     if row.event is not None:
@@ -270,7 +274,27 @@ def _work(workflow: Workflow, session: Session, row: Any, now: datetime) -> None
             now=now,
         )  # fmt: skip
         return
-    pipeline = row.application_pipeline or POSTING_PIPELINE
+    _publish_reminder(workflow, session, row, now, row.application_pipeline or POSTING_PIPELINE)
+
+
+def _remind_interview(workflow: Workflow, session: Session, row: Any, now: datetime) -> None:
+    """An interview's reminder, published with who is to be reminded; moot once the interview
+    is cancelled, its application closed, or (feedback) every interviewer has answered."""
+    found = interviews.reminder(session, workflow, row.entity_id, row.kind)
+    if found.moot is not None:
+        raise Moot(found.moot)
+    _publish_reminder(workflow, session, row, now, found.pipeline, found.payload)
+
+
+def _publish_reminder(
+    workflow: Workflow,
+    session: Session,
+    row: Any,
+    now: datetime,
+    pipeline: str,
+    extra: dict[str, Any] | None = None,
+) -> None:
+    """A reminder deadline as the domain event `reminder:KIND`, for notifications to send."""
     workflow.bus.publish(
         session,
         DomainEvent(
@@ -281,13 +305,14 @@ def _work(workflow: Workflow, session: Session, row: Any, now: datetime) -> None
             pipeline=pipeline,
             at=now,
             actor=Actor.system(),
-            reason=reason,
+            reason=f"deadline {row.kind}",
             payload={
                 "deadline_id": row.id,
                 "kind": row.kind,
                 "state": row.state,
                 "due_at": row.due_at.isoformat(),
-            },
+            }
+            | (extra or {}),
         ),
     )
 
