@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Set up and run Vivier with nothing but Python 3.11+:
 
-    python3 dev.py run     # virtualenv in .venv, the demo data on SQLite (var/vivier.db), the status
+    python3 dev.py run     # virtualenv in .venv, then Vivier (API + scheduler) on http://127.0.0.1:8000
+                           # with the demo data on SQLite (var/vivier.db)
     python3 dev.py test    # virtualenv with the test tools, ruff, then the whole test suite
 
 Extra arguments after `test` go to pytest (e.g. `python3 dev.py test -k service`).
@@ -44,7 +45,7 @@ def ensure_venv(extras: str) -> None:
 
 def run() -> None:
     ensure_venv("")
-    sh(BIN / "vivier", "demo")
+    sh(BIN / "vivier", "serve", *sys.argv[2:])
 
 
 def test(pytest_args: list[str]) -> None:
