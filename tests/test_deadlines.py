@@ -109,3 +109,31 @@ def test_if_future_must_be_a_boolean(tmp_path, pipelines_dir):
     path.write_text(text)
     with pytest.raises(PipelineError, match="if_future must be true or false"):
         load_pipeline(path)
+
+
+@pytest.mark.parametrize(
+    ("closes_on", "last_open_second_utc"),
+    [
+        (date(2027, 3, 28), datetime(2027, 3, 28, 21, 59, 59, tzinfo=UTC)),  # clocks went forward
+        (date(2027, 10, 31), datetime(2027, 10, 31, 22, 59, 59, tzinfo=UTC)),  # and back
+    ],
+)
+def test_a_closing_date_on_a_dst_day_closes_at_midnight_in_brussels(
+    workflow, closes_on, last_open_second_utc
+):
+    """Published in winter, closing on the day the clocks change: the sweeper closes the posting
+    when 23:59:59 has passed in Brussels that day, not an hour early or late."""
+    org = make_org(workflow)
+    posting = make_posting(workflow, org, closes_on=closes_on, timezone="Europe/Brussels")
+    local = last_open_second_utc.astimezone(ZoneInfo("Europe/Brussels"))
+    assert (local.date(), local.time().isoformat()) == (closes_on, "23:59:59")
+
+    assert (
+        sweep(
+            workflow, now=last_open_second_utc - timedelta(seconds=1), organisation_id=org.id
+        ).done
+        == 0
+    )
+    assert sweep(workflow, now=last_open_second_utc, organisation_id=org.id).done == 1
+    with workflow.sessions.begin() as session:
+        assert session.get_one(Posting, posting.id).state == "closed"
