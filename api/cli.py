@@ -127,8 +127,11 @@ def _describe(p: Pipeline, lang: str) -> str:
         lines.append(f"  {state.name:<15} {state.label.get(lang, state.label['en'])}"
                      f"{'  [' + ', '.join(marks) + ']' if marks else ''}")  # fmt: skip
         for d in state.deadlines:
-            fires = f"fires {d.event}" if d.event else "reminder"
-            lines.append(f"  {'':<15}   deadline {d.kind}: {d.at} {_offset(d.offset)}, {fires}")
+            fires = _deadline_work(d.event, d.action)
+            offset = _offset(d.offset)
+            if d.talent_pool_offset is not None:
+                offset += f" ({_offset(d.talent_pool_offset)} with the talent-pool consent)"
+            lines.append(f"  {'':<15}   deadline {d.kind}: {d.at} {offset}, {fires}")
     lines += ["", "transitions:"]
     for t in p.transitions:
         guards = f"  if {', '.join(t.guards)}" if t.guards else ""
@@ -137,7 +140,8 @@ def _describe(p: Pipeline, lang: str) -> str:
 
 
 def _offset(offset: Any) -> str:
-    parts = [f"{v:+d}{u}" for u, v in (("mo", offset.months), ("d", offset.days),
+    months = offset.years * 12 + offset.months  # relativedelta turns 24 months into 2 years
+    parts = [f"{v:+d}{u}" for u, v in (("mo", months), ("d", offset.days),
              ("h", offset.hours), ("m", offset.minutes)) if v]  # fmt: skip
     return " ".join(parts) or "+0d"
 
@@ -351,8 +355,13 @@ def deadlines(
         _out(f"(first {limit}; use --limit for more)")
 
 
+def _deadline_work(event: str | None, action: str | None) -> str:
+    """What a deadline does: fire an event, run a named action, or remind."""
+    return f"fires {event}" if event else f"runs {action}" if action else "reminder"
+
+
 def _deadline_line(deadline: reports.ListedDeadline, slug: str) -> str:
-    action = f"fires {deadline.event}" if deadline.event else "reminder"
+    action = _deadline_work(deadline.event, deadline.action)
     entity = f"{deadline.entity_type.value} {deadline.entity_id}"
     line = (
         f"{deadline.due_at:%Y-%m-%d %H:%M}  {deadline.status.value:<9} {slug[:12]:<12} "

@@ -13,19 +13,17 @@ no ZIP64 (422). Python's zipfile never unpacks an entry past its
 declared size, so a lying size cannot hide a bigger payload from a reader that uses it.
 
 Accepted files are written to the storage folder under generated names (uuid4 hex and the
-extension of the detected type): the client's file name is neither used nor kept. `Staging`
-removes the files it wrote when the unit of work that records them fails, so no file outlives a
-refused request.
+extension of the detected type, see workflow/documents.py): the client's file name is neither
+used nor kept. `Staging` removes the files it wrote when the unit of work that records them
+fails, so no file outlives a refused request.
 """
 
 from __future__ import annotations
 
 import hashlib
 import io
-import re
 import shutil
 import struct
-import uuid
 import zipfile
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
@@ -38,6 +36,7 @@ from fastapi.routing import APIRoute
 
 from api.problems import MEDIA_TYPE, Problem, invalid
 from config.settings import Settings
+from workflow.documents import new_storage_name
 
 CHUNK = 64 * 1024
 MAX_RATIO = 100  # uncompressed : compressed; office documents stay far below (about 10)
@@ -49,7 +48,6 @@ END_OF_DIRECTORY = b"PK\x05\x06"
 ZIP64_LOCATOR = b"PK\x06\x07"
 DIRECTORY_ENTRY = b"PK\x01\x02"
 NOT_A_ZIP = "not a readable zip archive (DOCX and ODT are zips)"
-STORAGE_NAME = re.compile(r"[0-9a-f]{32}\.(pdf|docx|odt)")
 
 
 @dataclass(frozen=True)
@@ -258,20 +256,13 @@ class Staging:
     def store(self, upload: Upload) -> str:
         """Write the upload under a new generated name; returns that name."""
         self.directory.mkdir(parents=True, exist_ok=True)
-        name = f"{uuid.uuid4().hex}.{upload.type.extension}"
+        name = new_storage_name(upload.type.extension)
         path = self.directory / name
         upload.source.seek(0)
         with path.open("xb") as target:
             self.written.append(path)  # before writing: a half-written file is removed too
             shutil.copyfileobj(upload.source, target, CHUNK)
         return name
-
-
-def stored_path(directory: Path, storage_name: str) -> Path | None:
-    """Where a document's bytes are, or None for a name this module cannot have generated."""
-    if not STORAGE_NAME.fullmatch(storage_name):
-        return None
-    return directory / storage_name
 
 
 class BoundedUploadRoute(APIRoute):

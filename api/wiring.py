@@ -34,7 +34,12 @@ def build_container(settings: Settings | None = None) -> Container:
     engine = make_engine(
         settings.effective_database_url, sqlite_busy_timeout_s=settings.sqlite_busy_timeout_s
     )
-    workflow = Workflow(session_factory(engine), pipelines, bus=EventBus())
+    workflow = Workflow(
+        session_factory(engine),
+        pipelines,
+        bus=EventBus(),
+        storage_dir=settings.effective_storage_dir,
+    )
     container = Container(settings=settings, engine=engine, workflow=workflow)
     subscribe_parts(container)
     return container

@@ -1,6 +1,7 @@
 """Concurrent identical requests against PostgreSQL, through the real app, with real threads."""
 
 import threading
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -9,16 +10,21 @@ from sqlalchemy import func, select
 
 from tests.api_support import Api
 from tests.factories import make_application, make_posting
+from workflow.db import make_engine, session_factory
+from workflow.migrate import upgrade
 from workflow.models import EntityType, TransitionRecord
+from workflow.service import Workflow
 
 CLIENTS = 20
 
 
 @pytest.fixture
-def shared_api(backend: str, shared_workflow, tmp_path: Path) -> Api:
-    if backend != "postgresql":
-        pytest.skip("several connections at once: PostgreSQL")
-    return Api(shared_workflow, tmp_path)
+def shared_api(postgresql_database_url: str, pipelines, tmp_path: Path) -> Iterator[Api]:
+    """The app on PostgreSQL with real commits and a pool for every client at once."""
+    engine = make_engine(postgresql_database_url, pool_size=CLIENTS + 5)
+    upgrade(engine)
+    yield Api(Workflow(session_factory(engine), pipelines), tmp_path)
+    engine.dispose()
 
 
 def _race(api: Api, url: str, headers: dict[str, str]) -> list:

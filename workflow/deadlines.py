@@ -17,10 +17,11 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
 from workflow.context import TransitionContext
-from workflow.models import Deadline, DeadlineStatus, EntityType
+from workflow.models import Application, Deadline, DeadlineStatus, EntityType
+from workflow.retention import in_talent_pool
 
 if TYPE_CHECKING:
-    from workflow.pipeline import StateDef
+    from workflow.pipeline import DeadlineSpec, StateDef
 
 DEADLINES = Deadline.__table__
 
@@ -68,10 +69,22 @@ def schedule_state_deadlines(ctx: TransitionContext, state: StateDef) -> None:
         value = getattr(ctx.entity, spec.at)
         if value is None:
             continue
-        due_at = _due(ctx, value, spec.offset)
+        due_at = _due(ctx, value, _offset(ctx, spec))
         if spec.if_future and due_at <= ctx.now:
             continue
-        schedule_deadline(ctx, spec.kind, due_at, spec.event, state.name)
+        schedule_deadline(ctx, spec.kind, due_at, spec.event, state.name, action=spec.action)
+
+
+def _offset(ctx: TransitionContext, spec: DeadlineSpec) -> relativedelta:
+    """The spec's offset, or its talent-pool one when the candidate gave that consent (read now,
+    on entering the state: a consent given or withdrawn later does not move the deadline)."""
+    if (
+        spec.talent_pool_offset is not None
+        and isinstance(ctx.entity, Application)
+        and in_talent_pool(ctx.session, ctx.entity.candidate_id)
+    ):
+        return spec.talent_pool_offset
+    return spec.offset
 
 
 def _due(ctx: TransitionContext, value: date | datetime, offset: relativedelta) -> datetime:
@@ -89,7 +102,9 @@ def _due(ctx: TransitionContext, value: date | datetime, offset: relativedelta) 
 def _upsert(dialect: str) -> Any:
     """Built once per dialect: an upsert on the partial unique index of pending deadlines."""
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    columns = ("organisation_id", "entity_type", "entity_id", "kind", "event", "state", "due_at")
+    columns = (
+        "organisation_id", "entity_type", "entity_id", "kind", "event", "action", "state", "due_at",
+    )  # fmt: skip
     statement = insert(DEADLINES).values(
         **{name: bindparam(name) for name in columns},
         status=DeadlineStatus.pending,
@@ -102,17 +117,26 @@ def _upsert(dialect: str) -> Any:
         index_elements=[DEADLINES.c.entity_type, DEADLINES.c.entity_id, DEADLINES.c.kind],
         # Literal, as in the index: PostgreSQL cannot match a bound parameter to it.
         index_where=text("status = 'pending'"),
-        set_={name: getattr(excluded, name) for name in ("due_at", "event", "state", "updated_at")},
+        set_={
+            name: getattr(excluded, name)
+            for name in ("due_at", "event", "action", "state", "updated_at")
+        },
     )
 
 
 def schedule_deadline(
-    ctx: TransitionContext, kind: str, due_at: datetime, event: str | None, state: str
+    ctx: TransitionContext,
+    kind: str,
+    due_at: datetime,
+    event: str | None,
+    state: str,
+    *,
+    action: str | None = None,
 ) -> None:
     """The pending deadline of `kind` for the transition's entity, created or moved."""
     upsert_deadline(
         ctx.session, ctx.entity.organisation_id, ctx.entity_type, ctx.entity.id, kind, due_at,
-        event=event, state=state, now=ctx.now,
+        event=event, action=action, state=state, now=ctx.now,
     )  # fmt: skip
 
 
@@ -127,9 +151,12 @@ def upsert_deadline(
     event: str | None,
     state: str,
     now: datetime,
+    action: str | None = None,
 ) -> None:
     """The pending deadline of `kind` for the entity, created or moved to `due_at`: never a
-    second one. Transitions reach it through `schedule_deadline`; interviews call it directly."""
+    second one. Transitions reach it through `schedule_deadline`; interviews call it directly.
+    It fires `event`, or runs `action` (workflow/retention.py ACTIONS), or, with neither, is a
+    reminder."""
     session.execute(
         _upsert(session.get_bind().dialect.name),
         {
@@ -138,6 +165,7 @@ def upsert_deadline(
             "entity_id": entity_id,
             "kind": kind,
             "event": event,
+            "action": action,
             "state": state,
             "due_at": due_at,
             "now": now,

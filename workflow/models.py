@@ -392,6 +392,8 @@ class Deadline(SQLModel, table=True):
     entity_id: int
     kind: str = Field(max_length=64)
     event: str | None = Field(default=None, max_length=64)  # None: a reminder, not a transition
+    # A named domain action instead of an event (workflow/retention.py ACTIONS), e.g. anonymise.
+    action: str | None = Field(default=None, max_length=64)
     state: str = Field(
         max_length=64, description="The state that scheduled it; leaving cancels it."
     )

@@ -38,6 +38,10 @@ class DeadlineSpec:
     # Only schedule it when its time is still ahead on entering the state (a scheduled publish
     # must not fire again when a posting is unpublished after it opened).
     if_future: bool = False
+    # A named domain action the sweeper runs (workflow/retention.py ACTIONS), instead of an event.
+    action: str | None = None
+    # Used instead of `offset` when the candidate consented to the talent pool (applications).
+    talent_pool_offset: relativedelta | None = None
 
 
 @dataclass(frozen=True)

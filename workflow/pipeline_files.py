@@ -1,7 +1,7 @@
 """Reading pipeline files: TOML in config/pipelines/, validated once at start-up. Every problem is a
 PipelineError naming the file, the line and the transition: unknown states, unreachable states,
 non-final states with no way out, duplicate (source, event), unknown guards and effects, missing
-texts, stages without a way back, deadlines on unknown fields."""
+texts, stages without a way back, deadlines on unknown fields or with unknown actions."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ from datetime import date, datetime
 from itertools import pairwise
 from pathlib import Path
 from typing import Any, get_args
+
+from dateutil.relativedelta import relativedelta
 
 from workflow.dates import parse_offset
 from workflow.effects import EFFECTS, effect_parameters
@@ -25,6 +27,7 @@ from workflow.pipeline import (
     StateDef,
     TransitionDef,
 )
+from workflow.retention import ACTIONS
 
 LANGUAGES = ("en", "fr")
 NAME = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -34,7 +37,7 @@ TOP_KEYS = {
 }  # fmt: skip
 STATE_KEYS = {"label", "candidate", "on_enter", "deadlines"}
 TRANSITION_KEYS = {"event", "source", "dest", "guards", "effects"}
-DEADLINE_KEYS = {"kind", "at", "offset", "event", "if_future"}
+DEADLINE_KEYS = {"kind", "at", "offset", "event", "if_future", "action", "talent_pool_offset"}
 
 
 def _date_fields(model: type) -> frozenset[str]:
@@ -259,14 +262,49 @@ class _Loader:
                 f"one of {sorted(DATE_FIELDS[entity])}",
                 line,
             )
-        try:
-            offset = parse_offset(str(spec.get("offset", "0d")))
-        except ValueError as exc:
-            raise self.fail(f"{where} {kind!r}: {exc}", line) from None
+        offset = self._offset(spec.get("offset", "0d"), f"{where} {kind!r}", line)
         if_future = spec.get("if_future", False)
         if not isinstance(if_future, bool):
             raise self.fail(f"{where} {kind!r}: if_future must be true or false", line)
-        return DeadlineSpec(kind, spec["at"], offset, spec.get("event"), if_future)
+        action = self._action(spec, f"{where} {kind!r}", entity, line)
+        talent_pool_offset = None
+        if "talent_pool_offset" in spec:
+            if entity is not EntityType.application:
+                raise self.fail(
+                    f"{where} {kind!r}: talent_pool_offset needs a candidate (applications only)",
+                    line,
+                )
+            talent_pool_offset = self._offset(spec["talent_pool_offset"], f"{where} {kind!r}", line)
+        return DeadlineSpec(
+            kind, spec["at"], offset, spec.get("event"), if_future, action, talent_pool_offset
+        )
+
+    def _offset(self, value: Any, where: str, line: int | None) -> relativedelta:
+        try:
+            return parse_offset(str(value))
+        except ValueError as exc:
+            raise self.fail(f"{where}: {exc}", line) from None
+
+    def _action(
+        self, spec: dict[str, Any], where: str, entity: EntityType, line: int | None
+    ) -> str | None:
+        """A deadline fires an event (a transition) or runs a named action, not both."""
+        action = spec.get("action")
+        if action is None:
+            return None
+        if spec.get("event") is not None:
+            raise self.fail(f"{where}: give 'event' or 'action', not both", line)
+        if action not in ACTIONS:
+            raise self.fail(
+                f"{where}: unknown action {action!r}; known actions: {', '.join(sorted(ACTIONS))}",
+                line,
+            )
+        if ACTIONS[action].entity is not entity:
+            raise self.fail(
+                f"{where}: action {action!r} applies to {ACTIONS[action].entity.value} pipelines",
+                line,
+            )
+        return action
 
     def _transitions(self, raw: Any, known: set[str]) -> tuple[TransitionDef, ...]:
         if not isinstance(raw, list) or not raw:

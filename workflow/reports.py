@@ -507,6 +507,7 @@ class ListedDeadline:
     entity_id: int
     kind: str
     event: str | None  # None: a reminder, not a transition
+    action: str | None  # a named domain action instead (retention's anonymise)
     state: str  # the state that scheduled it
     due_at: datetime
     status: DeadlineStatus
@@ -538,7 +539,7 @@ def deadlines(
     )
     # ListedDeadline's fields, in order.
     columns = (
-        d.id, d.organisation_id, d.entity_type, d.entity_id, d.kind, d.event, d.state,
+        d.id, d.organisation_id, d.entity_type, d.entity_id, d.kind, d.event, d.action, d.state,
         d.due_at, d.status, d.attempts, d.last_error, Posting.id, Posting.title,
     )  # fmt: skip
     query = (

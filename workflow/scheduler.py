@@ -3,9 +3,10 @@
 The database is the source of truth. `sweep()` claims due pending deadlines oldest first and settles
 each in a transaction of its own: claim (row lock, `FOR UPDATE SKIP LOCKED` on PostgreSQL, so
 several processes share the work and never take the same row), the work (an event fired through the
-transition service as actor `system`, or a reminder published as a domain event), the deadline's
-new status and one `deadline_claim` row naming the process, all committed together. A crash before
-the commit leaves the deadline pending: nothing is lost, and the claims prove nothing was done twice.
+transition service as actor `system`, a named action such as retention's `anonymise`, or a
+reminder published as a domain event), the deadline's new status and one `deadline_claim` row
+naming the process, all committed together. A crash before the commit leaves the deadline pending:
+nothing is lost, and the claims prove nothing was done twice.
 
 `Scheduler` is only the clock: an APScheduler interval job plus one date job at the next due time.
 Pending deadlines are never turned into APScheduler jobs.
@@ -32,7 +33,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import Engine, bindparam, func, insert, select, update
 from sqlmodel import Session
 
-from workflow import interviews
+from workflow import interviews, retention
 from workflow.context import Actor
 from workflow.errors import (
     GuardFailed,
@@ -179,9 +180,10 @@ def _settle(
             if row is None:
                 return None
             error: str | None = None
+            note: str | None = None  # what a done action has to say, kept as its last_error
             try:
                 with session.begin_nested():
-                    _work(workflow, session, row, now)
+                    note = _work(workflow, session, row, now)
                 outcome = ClaimOutcome.done
             except _Busy:
                 raise
@@ -191,7 +193,7 @@ def _settle(
                 error = f"{type(exc).__name__}: {exc}"[:ERROR_LENGTH]
                 last = row.attempts + 1 >= max_attempts
                 outcome = ClaimOutcome.failed if last else ClaimOutcome.retry
-            _mark(session, row, outcome, error, now)
+            _mark(session, row, outcome, error or note, now)
             session.execute(
                 insert(CLAIMS),
                 {
@@ -244,14 +246,16 @@ def _claim_query() -> Any:
 _CLAIM = _claim_query()
 
 
-def _work(workflow: Workflow, session: Session, row: Any, now: datetime) -> None:
-    """The deadline's action, inside a savepoint the caller rolls back on any exception."""
+def _work(workflow: Workflow, session: Session, row: Any, now: datetime) -> str | None:
+    """The deadline's work, inside a savepoint the caller rolls back on any exception: fire its
+    event, run its action (workflow/retention.py ACTIONS) or publish its reminder. Returns the
+    action's note for the deadline, if any."""
     if row.entity_type is EntityType.interview:
         _remind_interview(workflow, session, row, now)
-        return
+        return None
     what = f"{row.entity_type.value} {row.entity_id}"
     state = row.entity_state
-    if row.event is not None:
+    if row.event is not None or row.action is not None:
         # Lock the entity before the service does, without waiting: a transition under way holds
         # it and will want this deadline's row (to cancel it), which this transaction holds.
         # Waiting would deadlock; passing leaves the deadline to the next sweep.
@@ -273,8 +277,22 @@ def _work(workflow: Workflow, session: Session, row: Any, now: datetime) -> None
             session, row.entity_type, row.entity_id, row.event, Actor.system(), reason=reason,
             now=now,
         )  # fmt: skip
-        return
+        return None
+    if row.action is not None:
+        return _run_action(workflow, session, row, now)
     _publish_reminder(workflow, session, row, now, row.application_pipeline or POSTING_PIPELINE)
+    return None
+
+
+def _run_action(workflow: Workflow, session: Session, row: Any, now: datetime) -> str | None:
+    """A named domain action (e.g. retention's anonymise), on the entity locked by `_work`."""
+    action = retention.ACTIONS.get(row.action)
+    if action is None:  # a deadline written by another version of the code: fail visibly
+        raise LookupError(f"unknown deadline action {row.action!r}")
+    try:
+        return action.run(session, workflow, row, now)
+    except retention.Busy:
+        raise _Busy(row.id) from None
 
 
 def _remind_interview(workflow: Workflow, session: Session, row: Any, now: datetime) -> None:
@@ -325,6 +343,8 @@ def _mark(
     values: dict[str, Any] = {"updated_at": now}
     if outcome is ClaimOutcome.done:
         values |= {"status": DeadlineStatus.done, "done_at": now}
+        if error is not None:  # a done action's note (retention: why the candidate was kept)
+            values["last_error"] = error
     elif outcome is ClaimOutcome.skipped:
         values |= {"status": DeadlineStatus.skipped, "done_at": now, "last_error": error}
     else:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import bindparam, insert, select, update
@@ -97,11 +98,14 @@ class Workflow:
         *,
         clock: Clock = system_clock,
         bus: EventBus | None = None,
+        storage_dir: Path | None = None,
     ) -> None:
         self.sessions = sessions
         self.pipelines = pipelines
         self.clock = clock
         self.bus = bus or EventBus()
+        # Where documents' files live (workflow/documents.py): retention deletes them there.
+        self.storage_dir = storage_dir
 
     # --- Transitions --------------------------------------------------------------------------
 
@@ -367,7 +371,9 @@ class Workflow:
         query = select(Candidate).where(
             Candidate.organisation_id == organisation_id, Candidate.email_normalised == key
         )
-        existing = session.scalars(query).first()
+        # FOR SHARE: a retention anonymising this person waits for the application, or this
+        # waits for it and then no longer finds the (changed) e-mail, and a new candidate is made.
+        existing = session.scalars(query.with_for_update(read=True)).first()
         if existing is not None:
             return existing
         candidate = Candidate(

@@ -27,6 +27,9 @@ class DeadlineOut(BaseModel):
     entity_id: int
     kind: str
     event: str | None = Field(description="The event it fires; null for a reminder.")
+    action: str | None = Field(
+        description="The named action it runs instead of an event (retention: anonymise)."
+    )
     state: str = Field(description="The state that scheduled it (leaving it cancels it).")
     due_at: datetime
     status: DeadlineStatus

@@ -18,7 +18,8 @@ from sqlalchemy import select
 from api.access import get_application, visible_applications
 from api.deps import ContainerDep, CurrentUser, IdPath
 from api.problems import Problem, not_found
-from api.uploads import ACCEPTED, stored_path
+from api.uploads import ACCEPTED
+from workflow.documents import stored_path
 from workflow.models import Application, Document
 
 router = APIRouter(tags=["documents"])
