@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Engine
 
+import notifications
 from config.settings import Settings
 from workflow.db import make_engine, session_factory
 from workflow.events import EventBus
@@ -24,7 +25,8 @@ class Container:
 
 
 def subscribe_parts(container: Container) -> None:
-    """Subscribers to domain events (notifications, metrics) are added here as they land."""
+    """Subscribers to domain events: the notifications (metrics subscribe in the app factory)."""
+    notifications.install(container.workflow.bus, container.settings)
 
 
 def build_container(settings: Settings | None = None) -> Container:

@@ -2,12 +2,18 @@
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PIPELINES_DIR = Path(__file__).parent / "pipelines"
+# The modules whose tables make up the schema of the one Alembic history (workflow/migrations).
+# Listed here rather than imported by workflow, so dependencies still point
+# api -> notifications -> workflow -> config.
+NOTIFICATIONS_DIR = Path(__file__).parent / "notifications"
+TABLE_MODULES = ("workflow.models", "notifications.models")
 
 
 def known_zone(value: str) -> str:
@@ -61,11 +67,45 @@ class Settings(BaseSettings):
     serve_scheduler: bool = Field(
         True, description="Run the scheduler inside `vivier serve` (the embedded default)."
     )
+    # --- E-mail ---
+    notifications_dir: Path = Field(
+        NOTIFICATIONS_DIR, description="Who gets which e-mail: rules and organisation overrides."
+    )
+    email_backend: Literal["folder", "smtp"] = Field(
+        "folder", description="'folder': .eml files in mail_dir (the default); 'smtp': send."
+    )
+    mail_dir: Path | None = Field(None, description="The .eml folder; default var_dir/mail.")
+    mail_from: str = Field(
+        "Vivier <no-reply@vivier.example.org>", description="The From header of every e-mail."
+    )
+    smtp_host: str = Field("127.0.0.1", description="SMTP server.")
+    smtp_port: int = Field(587, ge=1, le=65535)
+    smtp_security: Literal["starttls", "tls", "none"] = Field(
+        "starttls", description="STARTTLS on a plain port, TLS from the start, or none."
+    )
+    smtp_user: str = Field("", description="SMTP login; empty: no authentication.")
+    smtp_password: str = Field("", description="SMTP password.")
+    smtp_timeout_s: float = Field(30.0, gt=0)
+    dispatcher_batch: int = Field(50, ge=1, le=50, description="Messages claimed at once.")
+    dispatcher_lease_s: int = Field(
+        120, ge=5, description="How long a claim holds; a dead dispatcher's claims then return."
+    )
+    dispatcher_max_attempts: int = Field(
+        8, ge=1, description="Failed sends before a message is dead (shown to HR, re-sendable)."
+    )
+    dispatcher_interval_s: float = Field(5.0, gt=0, description="How often the dispatcher looks.")
+    serve_dispatcher: bool = Field(
+        True, description="Run the dispatcher inside `vivier serve` (the embedded default)."
+    )
 
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
         return known_zone(value)
+
+    @property
+    def effective_mail_dir(self) -> Path:
+        return self.mail_dir or self.var_dir / "mail"
 
     @property
     def effective_storage_dir(self) -> Path:

@@ -1,0 +1,12 @@
+"""E-mail: who is told what, in their language, queued in the transaction of what happened, then
+delivered by the dispatcher (SMTP, or .eml files in a folder by default).
+
+`install(bus, settings)` is the one entry point the wiring calls (api/wiring.subscribe_parts).
+"""
+
+from config.settings import Settings
+from workflow.events import EventBus
+
+
+def install(bus: EventBus, settings: Settings) -> None:
+    """Subscribe the notification parts to the workflow's domain events."""

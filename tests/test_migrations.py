@@ -6,7 +6,9 @@ from alembic.script import ScriptDirectory
 from sqlmodel import SQLModel
 
 from workflow.db import make_engine
-from workflow.migrate import alembic_config, current_revision, upgrade
+from workflow.migrate import alembic_config, current_revision, load_table_modules, upgrade
+
+load_table_modules()
 
 
 def test_upgrade_creates_the_models_schema_and_is_repeatable(empty_database_url):

@@ -1,12 +1,21 @@
 """Schema migrations with Alembic, driven from code (no alembic.ini): `vivier db upgrade`."""
 
+import importlib
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine
 
+from config.settings import TABLE_MODULES
+
 MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def load_table_modules() -> None:
+    """Import the modules of every part that owns tables (config.settings.TABLE_MODULES)."""
+    for name in TABLE_MODULES:
+        importlib.import_module(name)
 
 
 def alembic_config(engine: Engine) -> Config:

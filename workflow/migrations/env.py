@@ -3,7 +3,9 @@
 from alembic import context
 from sqlmodel import SQLModel
 
-import workflow.models  # noqa: F401  (registers the tables on SQLModel.metadata)
+from workflow.migrate import load_table_modules
+
+load_table_modules()  # registers every part's tables on SQLModel.metadata
 
 connection = context.config.attributes["connection"]
 context.configure(
