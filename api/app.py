@@ -6,8 +6,9 @@ Each part adds its router to ROUTERS (the registration point): the isolation tes
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import Depends, FastAPI
 
@@ -20,12 +21,14 @@ from api.routes import (
     documents,
     health,
     interviews,
+    messages,
     postings,
     public,
     reports,
 )
 from api.transitions import Replay
 from api.wiring import Container, build_container
+from workflow.workers import WorkerClock
 
 ROUTERS = [
     health.router,
@@ -37,6 +40,7 @@ ROUTERS = [
     documents.router,
     reports.router,
     deadlines.router,
+    messages.router,
 ]
 
 DESCRIPTION = """Vivier's HTTP API: recruiters advance candidates, candidates apply and follow
@@ -48,19 +52,20 @@ Authenticate with `POST /auth/token` (form fields `username`, `password`), then 
 
 def create_app(container: Container | None = None, *, background: bool = False) -> FastAPI:
     """The API on `container` (default: built from the settings). `background` runs the
-    scheduler in this process for the app's lifetime (what `vivier serve` does on SQLite)."""
+    scheduler and the e-mail dispatcher in this process for the app's lifetime, each unless its
+    setting (serve_scheduler, serve_dispatcher) says no: what `vivier serve` does."""
     container = container or build_container()
     metrics = Metrics()
     metrics.subscribe(container.workflow.bus)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        scheduler = _start_scheduler(container) if background else None
+        workers = _start_workers(container) if background else []
         try:
             yield
         finally:
-            if scheduler is not None:
-                scheduler.stop()
+            for worker in reversed(workers):
+                worker.stop()  # each lets its round under way finish
 
     app = FastAPI(
         title="Vivier",
@@ -80,9 +85,25 @@ def create_app(container: Container | None = None, *, background: bool = False) 
     return app
 
 
-def _start_scheduler(container: Container):
+def _start_workers(container: Container) -> list[WorkerClock[Any]]:
+    """The background workers the settings want, started (each catches up first)."""
+    from notifications.dispatcher import Dispatcher
     from workflow.scheduler import Scheduler
 
-    scheduler = Scheduler(container.workflow)
-    scheduler.start()
-    return scheduler
+    settings, workflow = container.settings, container.workflow
+    wanted: list[Callable[[], WorkerClock[Any]]] = []
+    if settings.serve_scheduler:
+        wanted.append(lambda: Scheduler(workflow))
+    if settings.serve_dispatcher:
+        wanted.append(lambda: Dispatcher(workflow.sessions, settings, clock=workflow.clock))
+    started: list[WorkerClock[Any]] = []
+    try:
+        for make in wanted:
+            worker = make()
+            worker.start()
+            started.append(worker)
+    except BaseException:
+        for worker in started:
+            worker.stop()
+        raise
+    return started

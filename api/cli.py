@@ -19,6 +19,10 @@ from sqlmodel import Session
 from api.security import hash_password, revoke_user_tokens
 from api.wiring import Container, build_container
 from config.settings import Settings
+from notifications import history as message_history
+from notifications.models import OutboxMessage
+from notifications.queue import Notifier
+from notifications.render import LANGUAGES, TEMPLATES, Renderer, sample_context
 from workflow import reports
 from workflow.clock import system_clock
 from workflow.context import Actor
@@ -27,6 +31,7 @@ from workflow.demo_data import ORGANISATIONS as DEMO_ORGANISATIONS
 from workflow.errors import WorkflowError
 from workflow.migrate import upgrade
 from workflow.models import (
+    Application,
     DeadlineStatus,
     EntityType,
     Organisation,
@@ -39,6 +44,7 @@ from workflow.pipeline import Pipeline
 from workflow.pipeline_files import check_together, load_pipeline, load_pipelines
 from workflow.scheduler import DEFAULT_INTERVAL_S, Scheduler, SweepResult, lock_single_scheduler
 from workflow.service import normalise_email
+from workflow.workers import WorkerClock
 
 app = typer.Typer(
     help="Vivier: applicant-tracking workflows for NGOs.",
@@ -49,12 +55,14 @@ app = typer.Typer(
 db_app = typer.Typer(help="The database schema.", no_args_is_help=True)
 pipelines_app = typer.Typer(help="Pipeline definition files.", no_args_is_help=True)
 users_app = typer.Typer(help="Staff accounts and their tokens.", no_args_is_help=True)
+emails_app = typer.Typer(help="E-mail templates and their rules.", no_args_is_help=True)
 
 # Every command group of every part, registered in this one list (later: scheduler, emails...).
 COMMAND_GROUPS: list[tuple[str, typer.Typer]] = [
     ("db", db_app),
     ("pipelines", pipelines_app),
     ("users", users_app),
+    ("emails", emails_app),
 ]
 for group_name, group in COMMAND_GROUPS:
     app.add_typer(group, name=group_name)
@@ -273,6 +281,42 @@ def history(
         _out(f"{r.at:%Y-%m-%d %H:%M} UTC  {move:<40} by {actor:<14}{why}")
 
 
+@app.command()
+def messages(
+    application_id: Annotated[
+        int, typer.Argument(help="The application's id.", min=1, max=2**31 - 1)
+    ],
+) -> None:
+    """The e-mails about an application: what the candidate and staff were sent, and when."""
+    with _container().workflow.sessions() as session:
+        if session.get(Application, application_id) is None:
+            raise WorkflowError(f"application {application_id} not found")
+        rows = message_history.of_application(session, application_id)
+    if not rows:
+        _out(f"no messages about application {application_id}")
+    for message in rows:
+        _out(_message_lines(message))
+
+
+def _message_lines(m: OutboxMessage) -> str:
+    to = f"{m.to_name} <{m.to_email}>" if m.to_name else m.to_email
+    when = (
+        f"sent {m.sent_at:%Y-%m-%d %H:%M}"
+        if m.sent_at
+        else f"{m.attempts} failed attempts"
+        if m.attempts
+        else "not sent yet"
+    )
+    lines = [
+        f"{m.created_at:%Y-%m-%d %H:%M} UTC  {m.status.value:<6} {m.template:<28} "
+        f"{m.recipient_kind.value:<9} {to}",
+        f"{'':<22}subject: {m.subject}  ({m.language}, {when})",
+    ]
+    if m.last_error:
+        lines.append(f"{'':<22}last error: {m.last_error}")
+    return "\n".join(lines)
+
+
 # --- scheduler, deadlines ----------------------------------------------------------------------
 
 
@@ -296,15 +340,21 @@ def scheduler(
     result = runner.start()
     _out(f"scheduler {runner.worker_id} on {where}, every {interval:g} s; Ctrl-C to stop")
     _out(f"caught up: {result}")
-    runner.on_sweep = _print_sweep
-    signal.signal(signal.SIGTERM, _interrupt)  # a service manager's stop: same as Ctrl-C
+    runner.on_wake = _print_sweep
+    _run_until_stopped(runner)
+
+
+def _run_until_stopped(runner: WorkerClock[Any]) -> None:
+    """Wait while the worker's clock runs; Ctrl-C or SIGTERM (a service manager's stop) stops it
+    after the round under way."""
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         runner.wait()
     except KeyboardInterrupt:
         pass
     finally:
         runner.stop()
-    _out("scheduler stopped")
+    _out(f"{runner.role} stopped")
 
 
 def _interrupt(_signal: int, _frame: Any) -> None:
@@ -313,6 +363,37 @@ def _interrupt(_signal: int, _frame: Any) -> None:
 
 def _print_sweep(result: SweepResult) -> None:
     _out(f"{system_clock():%Y-%m-%d %H:%M:%S} UTC  swept: {result}")
+
+
+@app.command()
+def dispatcher(
+    interval: Annotated[
+        float | None,
+        typer.Option(help="Seconds between looks for new e-mails [default: the settings' 5]."),
+    ] = None,
+    once: Annotated[bool, typer.Option(help="Only send what is due now, then exit.")] = False,
+) -> None:
+    """Send queued e-mails (SMTP, or .eml files in the mail folder): what is due, then every few
+    seconds until Ctrl-C. Several may run on PostgreSQL; on SQLite a second one is refused."""
+    # Imported here: only this command and serve send e-mails.
+    from notifications.backends import describe
+    from notifications.dispatcher import Dispatcher
+
+    container = _container()
+    runner = Dispatcher(container.workflow.sessions, container.settings, interval_s=interval)
+    where = f"{container.engine.url.render_as_string()} to {describe(container.settings)}"
+    if once:
+        _out(f"sent what was due on {where}: {runner.run_once()}")
+        return
+    result = runner.start()
+    _out(f"dispatcher {runner.worker_id} on {where}, every {runner.interval_s:g} s; Ctrl-C to stop")
+    _out(f"caught up: {result}")
+    runner.on_wake = _print_dispatch
+    _run_until_stopped(runner)
+
+
+def _print_dispatch(result: Any) -> None:
+    _out(f"{system_clock():%Y-%m-%d %H:%M:%S} UTC  e-mails: {result}")
 
 
 @app.command()
@@ -476,8 +557,9 @@ def serve(
         bool, typer.Option(help="Load the demo into an empty database (or one holding it).")
     ] = True,
 ) -> None:
-    """Run the HTTP API (docs at /docs) and, unless VIVIER_SERVE_SCHEDULER=false, the scheduler
-    in the same process: the schema is upgraded first, and an empty database gets the demo."""
+    """Run the HTTP API (docs at /docs) and, unless VIVIER_SERVE_SCHEDULER=false or
+    VIVIER_SERVE_DISPATCHER=false, the scheduler and the e-mail dispatcher in the same process:
+    the schema is upgraded first, and an empty database gets the demo."""
     # Imported here: the web stack is only needed by this command.
     import uvicorn
 
@@ -491,9 +573,9 @@ def serve(
         _print_demo_logins()
     elif demo:
         _out("the database holds organisations of its own: the demo was not loaded")
-    background = container.settings.serve_scheduler
-    if background:
-        _check_single_scheduler(container)
+    settings = container.settings
+    background = settings.serve_scheduler or settings.serve_dispatcher
+    _check_single_workers(container)
     application = create_app(container, background=background)
     _out(f"Vivier on http://{host}:{port} (API docs at /docs); Ctrl-C to stop")
     # uvicorn shuts down gracefully on SIGTERM, then raises it again: let that end here, cleanly.
@@ -523,12 +605,68 @@ def _print_demo_logins() -> None:
     _out()
 
 
-def _check_single_scheduler(container: Container) -> None:
-    """On SQLite, refuse to start when a scheduler already runs on the database: one line here
-    rather than a traceback from the app's startup."""
-    handle = lock_single_scheduler(container.engine)
-    if handle is not None:
-        handle.close()  # the app's scheduler takes the lock for good
+def _check_single_workers(container: Container) -> None:
+    """On SQLite, refuse to start when a scheduler or a dispatcher that serve would run already
+    runs on the database: one line here rather than a traceback from the app's startup."""
+    from notifications.dispatcher import lock_single_dispatcher
+
+    settings = container.settings
+    checks = [(settings.serve_scheduler, lock_single_scheduler)]
+    checks.append((settings.serve_dispatcher, lock_single_dispatcher))
+    for wanted, lock in checks:
+        handle = lock(container.engine) if wanted else None
+        if handle is not None:
+            handle.close()  # the app's worker takes the lock for good
+
+
+# --- emails -------------------------------------------------------------------------------------
+
+
+@emails_app.command("preview")
+def emails_preview(
+    template: Annotated[str, typer.Argument(help="The message, e.g. application_received.")],
+    lang: Annotated[str, typer.Option(help="fr or en.")] = "fr",
+    org: Annotated[
+        str | None, typer.Option(help="An organisation's slug: its own version, if it has one.")
+    ] = None,
+    part: Annotated[str, typer.Option(help="subject, text, html or all.")] = "all",
+) -> None:
+    """Render a message with sample data, as its recipient would get it."""
+    if template not in TEMPLATES:
+        raise click.BadParameter(
+            f"no message {template!r}; messages: {', '.join(sorted(TEMPLATES))}",
+            param_hint="TEMPLATE",
+        )
+    if lang not in LANGUAGES:
+        raise click.BadParameter(f"{lang!r}; one of {', '.join(LANGUAGES)}", param_hint="--lang")
+    if part not in ("subject", "text", "html", "all"):
+        raise click.BadParameter(f"{part!r}; subject, text, html or all", param_hint="--part")
+    renderer = Renderer(overrides_dir=Settings().notifications_dir / "orgs")
+    rendered = renderer.render(template, lang, sample_context(template, lang), org)
+    if part != "all":
+        _out(getattr(rendered, part).rstrip("\n"))
+        return
+    _out(f"Subject: {rendered.subject}\n\n{rendered.text}\n{'-' * 72}\n{rendered.html}")
+
+
+@emails_app.command("rules")
+def emails_rules(
+    org: Annotated[str | None, typer.Option(help="An organisation's slug: its rules.")] = None,
+) -> None:
+    """Check the rule files and templates, and list who is sent what, when."""
+    settings = Settings()
+    notifier = Notifier.from_settings(settings)
+    for rule in notifier.rules.all(org):
+        narrowed = "".join(
+            f" {key}={'|'.join(sorted(values))}"
+            for key, values in (("event", rule.events), ("entered", rule.entered))
+            if values
+        )
+        ics = " +ics" if rule.attach_ics else ""
+        _out(
+            f"{rule.pipeline:<10} {rule.name:<22} on {rule.on}{narrowed}: "
+            f"{rule.template}{ics} -> {', '.join(rule.to)}"
+        )
 
 
 # --- entry point --------------------------------------------------------------------------------

@@ -5,8 +5,11 @@ delivered by the dispatcher (SMTP, or .eml files in a folder by default).
 """
 
 from config.settings import Settings
+from notifications import queue, scrub
 from workflow.events import EventBus
 
 
 def install(bus: EventBus, settings: Settings) -> None:
     """Subscribe the notification parts to the workflow's domain events."""
+    queue.subscribe(bus, settings)
+    scrub.subscribe(bus, settings)

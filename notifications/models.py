@@ -8,7 +8,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Column, Index, Text
+from sqlalchemy import Column, Index, Text, text
 from sqlmodel import Field, SQLModel
 
 from workflow.models import _json, _utc
@@ -31,6 +31,15 @@ class OutboxMessage(SQLModel, table=True):
     __table_args__ = (
         Index("ix_outbox_due", "status", "next_attempt_at"),
         Index("ix_outbox_recipient", "to_email", "id"),
+        # The dispatcher's "is an earlier message to this address still waiting?" reads only
+        # queued rows, not an address's whole sent history.
+        Index(
+            "ix_outbox_queued_recipient",
+            "to_email",
+            "id",
+            postgresql_where=text("status = 'queued'"),
+            sqlite_where=text("status = 'queued'"),
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)

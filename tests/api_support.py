@@ -47,7 +47,8 @@ class Api:
     def staff(self, org: Organisation, role: Role | str = Role.recruiter) -> Staff:
         user = make_user(self.workflow, org, Role(role))
         with self.workflow.sessions.begin() as session:
-            token = issue_token(session, user, now(), timedelta(hours=1))
+            # Long-lived: tests move the clock (time-machine) and must not log out by it.
+            token = issue_token(session, user, now(), timedelta(days=3650))
         return Staff(user, {"Authorization": f"Bearer {token.raw}"})
 
 

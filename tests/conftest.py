@@ -157,3 +157,15 @@ def api(workflow: Workflow, tmp_path: Path):
     from tests.api_support import Api
 
     return Api(workflow, tmp_path)
+
+
+@pytest.fixture
+def smtp():
+    """A real SMTP server (aiosmtpd) on a free local port; see tests/smtp_support.py."""
+    from tests.smtp_support import SmtpServer
+
+    server = SmtpServer()
+    server.up()
+    yield server
+    server.inbox.resume.set()
+    server.down()

@@ -12,6 +12,7 @@ from typing import Any
 
 from fastapi.routing import APIRoute, iter_route_contexts
 
+from notifications.models import MessageStatus, OutboxMessage, RecipientKind
 from tests.api_support import Api
 from tests.factories import add_feedback, make_application, make_posting, make_user
 from workflow.models import Candidate, Document, Note, Role
@@ -71,6 +72,23 @@ def _organisation_b(api: Api) -> Other:
             created_at=application.created_at,
         )
         session.add(document)
+        message = OutboxMessage(
+            organisation_id=org.id,
+            application_id=application.id,
+            dedup_key=f"isolation:{application.id}",
+            template="application_received",
+            language="fr",
+            recipient_kind=RecipientKind.candidate,
+            to_email="candidate@example.org",
+            to_name=SECRET,
+            subject=f"Hello {SECRET}",
+            text_body=SECRET,
+            html_body=SECRET,
+            status=MessageStatus.dead,  # dead: resending it is possible, for B's HR only
+            next_attempt_at=application.created_at,
+            created_at=application.created_at,
+        )
+        session.add(message)
         session.add(
             Note(
                 organisation_id=org.id,
@@ -87,6 +105,7 @@ def _organisation_b(api: Api) -> Other:
             "application_id": application.id,
             "interview_id": feedback.interview_id,
             "document_id": document.id,
+            "message_id": message.id,
             "event": "close",
         }
     )

@@ -8,32 +8,24 @@ reminder published as a domain event), the deadline's new status and one `deadli
 naming the process, all committed together. A crash before the commit leaves the deadline pending:
 nothing is lost, and the claims prove nothing was done twice.
 
-`Scheduler` is only the clock: an APScheduler interval job plus one date job at the next due time.
-Pending deadlines are never turned into APScheduler jobs.
+`Scheduler` is only the clock (workflow/workers.py, shared with the e-mail dispatcher): an
+APScheduler interval job plus one date job at the next due time. Pending deadlines are never turned
+into APScheduler jobs.
 """
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import logging
-import os
-import socket
-import threading
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
 
-from apscheduler.executors.pool import ThreadPoolExecutor
-from apscheduler.jobstores.base import JobLookupError
-from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import Engine, bindparam, func, insert, select, update
 from sqlmodel import Session
 
-from workflow import interviews, retention
+from workflow import interviews, retention, workers
 from workflow.context import Actor
 from workflow.errors import (
     GuardFailed,
@@ -53,6 +45,8 @@ from workflow.models import (
     Posting,
 )
 from workflow.service import POSTING_PIPELINE, Workflow
+from workflow.workers import OVERDUE_PAUSE as OVERDUE_PAUSE  # re-exported: the tests read it
+from workflow.workers import WORKER_ID, AlreadyRunning, WorkerClock
 
 log = logging.getLogger("vivier.scheduler")
 
@@ -62,21 +56,12 @@ DEFAULT_MAX_ATTEMPTS = 5
 DEFAULT_INTERVAL_S = 30.0
 BACKOFF_BASE = timedelta(minutes=1)
 BACKOFF_CAP = timedelta(hours=6)
-OVERDUE_PAUSE = timedelta(seconds=1)
 ERROR_LENGTH = 2000  # of last_error and a claim's error
-
-
-def worker_identity() -> str:
-    """hostname:pid:uuid, unique per process even across restarts with a reused pid."""
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-
-
-WORKER_ID = worker_identity()
 
 
 def backoff(attempts: int) -> timedelta:
     """How long after its `attempts`-th failure a deadline is tried again: 1, 2, 4... min, capped."""
-    return min(BACKOFF_BASE * 2 ** max(attempts - 1, 0), BACKOFF_CAP)
+    return workers.backoff(attempts, BACKOFF_BASE, BACKOFF_CAP)
 
 
 class Moot(WorkflowError):
@@ -368,57 +353,34 @@ def next_due(workflow: Workflow) -> datetime | None:
 # --- The clock ------------------------------------------------------------------------------
 
 
-class SchedulerAlreadyRunning(WorkflowError):
+class SchedulerAlreadyRunning(AlreadyRunning):
     pass
 
 
 def sqlite_lock_path(engine: Engine) -> Path | None:
-    """The lock file of a SQLite database file; None for PostgreSQL or an in-memory database."""
-    if engine.dialect.name != "sqlite":
-        return None
-    database = engine.url.database
-    if not database or database == ":memory:":
-        return None
-    return Path(f"{database}.scheduler.lock")
+    """The scheduler's lock file of a SQLite database file; None for PostgreSQL or in-memory."""
+    return workers.sqlite_lock_path(engine, Scheduler.role)
 
 
 def lock_single_scheduler(engine: Engine) -> IO[str] | None:
-    """On SQLite, hold an exclusive lock on `<database file>.scheduler.lock` (fcntl.flock, not
-    waiting) or raise SchedulerAlreadyRunning. The OS drops the lock when the process ends, so a
-    crash leaves no stale lock. PostgreSQL: no lock (None), several schedulers share the work."""
-    path = sqlite_lock_path(engine)
-    if path is None:
-        return None
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle = path.open("a+")
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        handle.seek(0)
-        holder = handle.read().strip() or "another process"
-        handle.close()
-        raise SchedulerAlreadyRunning(
-            f"a scheduler is already running on this SQLite database ({holder} holds {path}); "
-            "SQLite runs one scheduler at a time, use PostgreSQL to run several"
-        ) from None
-    handle.seek(0)
-    handle.truncate()
-    handle.write(WORKER_ID)
-    handle.flush()
-    return handle
+    """On SQLite, hold the single-scheduler lock (workflow/workers.py lock_single) or raise
+    SchedulerAlreadyRunning. PostgreSQL: no lock (None), several schedulers share the work."""
+    return workers.lock_single(engine, Scheduler.role, WORKER_ID, SchedulerAlreadyRunning)
 
 
-class Scheduler:
-    """APScheduler (3, BackgroundScheduler) as the clock of `sweep()`, nothing more: one interval
-    job (every `interval_s`) and one date job at the earliest pending due time, rescheduled after
-    each sweep. However many deadlines are pending, there are at most these two jobs.
+class Scheduler(WorkerClock[SweepResult]):
+    """APScheduler as the clock of `sweep()` (workflow/workers.py WorkerClock): one interval job
+    and one date job at the earliest pending due time. However many deadlines are pending, there
+    are at most these two jobs.
 
-    `start()` runs the catch-up sweep first. Single scheduler on SQLite: `start()` takes an
-    exclusive non-blocking `fcntl.flock` on `<database file>.scheduler.lock` and a second
-    scheduler on the same file gets SchedulerAlreadyRunning with a clear message. On PostgreSQL
-    any number may run; `FOR UPDATE SKIP LOCKED` keeps them from doing a deadline twice."""
+    `start()` runs the catch-up sweep first. Single scheduler on SQLite: a second one on the
+    same file gets SchedulerAlreadyRunning with a clear message. On PostgreSQL any number may
+    run; `FOR UPDATE SKIP LOCKED` keeps them from doing a deadline twice."""
 
+    role = "scheduler"
     INTERVAL_JOB = "sweep-interval"
+    NEXT_JOB = "sweep-at-next-due"
+    lock_error = SchedulerAlreadyRunning
 
     def __init__(
         self,
@@ -430,68 +392,22 @@ class Scheduler:
         worker_id: str | None = None,
         on_sweep: Callable[[SweepResult], None] | None = None,
     ) -> None:
+        super().__init__(
+            workflow.sessions.kw["bind"],
+            lambda: workflow.clock(),  # read each time: tests replace workflow.clock
+            interval_s=interval_s,
+            worker_id=worker_id or WORKER_ID,
+            on_wake=on_sweep,
+        )
         self.workflow = workflow
-        self.interval_s = interval_s
         self.max_attempts = max_attempts
         self.batch = batch
-        self.worker_id = worker_id or WORKER_ID
-        self.on_sweep = on_sweep
-        self.clock = BackgroundScheduler(
-            timezone=UTC,
-            executors={"default": ThreadPoolExecutor(1)},  # one sweep at a time
-            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
-        )
-        self._lock: IO[str] | None = None
-        self._next_job: str | None = None
-        self._jobs = threading.Lock()
-        self._waking = threading.Lock()  # held while a wake runs, so stop() can wait for it
-        self._stopped = threading.Event()
-
-    def start(self, *, paused: bool = False) -> SweepResult:
-        """Refuse a second scheduler on SQLite, catch up, then start the clock."""
-        engine = self.workflow.sessions.kw["bind"]
-        self._lock = lock_single_scheduler(engine) if isinstance(engine, Engine) else None
-        try:
-            result = self.wake()
-            self.clock.add_job(self.wake, "interval", seconds=self.interval_s, id=self.INTERVAL_JOB)
-            self.clock.start(paused=paused)
-        except BaseException:
-            self._release()
-            raise
-        return result
 
     def sweep_once(self) -> SweepResult:
         """One catch-up sweep under the SQLite single-scheduler lock, without the clock."""
-        engine = self.workflow.sessions.kw["bind"]
-        self._lock = lock_single_scheduler(engine) if isinstance(engine, Engine) else None
-        try:
-            return self._sweep()
-        finally:
-            self._release()
+        return self.run_once()
 
-    def wake(self) -> SweepResult:
-        """Sweep, then set the date job to the next due time. Errors are logged, not raised: the
-        interval job tries again."""
-        with self._waking:
-            if self._stopped.is_set():
-                return SweepResult()
-            return self._wake()
-
-    def _wake(self) -> SweepResult:
-        try:
-            result = self._sweep()
-        except Exception:
-            log.exception("sweep failed; the next wake tries again")
-            result = SweepResult()
-        try:
-            self.plan_next(progress=result.settled > 0)
-        except Exception:
-            log.exception("could not read the next due time; the interval job still runs")
-        if self.on_sweep is not None and (result.settled or result.busy):
-            self.on_sweep(result)
-        return result
-
-    def _sweep(self) -> SweepResult:
+    def work(self) -> SweepResult:
         return sweep(
             self.workflow,
             batch=self.batch,
@@ -499,47 +415,14 @@ class Scheduler:
             max_attempts=self.max_attempts,
         )
 
-    def plan_next(self, *, progress: bool = True) -> datetime | None:
-        """The single date job, moved to the earliest pending due time (or removed). A time
-        already past means the sweep left something due (fell due meanwhile, or held by another
-        process or a transition): wake at once after progress, else after OVERDUE_PAUSE, so a
-        row locked elsewhere cannot make this process spin."""
-        due = next_due(self.workflow)
-        with self._jobs:
-            if self._next_job is not None:
-                with contextlib.suppress(JobLookupError):
-                    self.clock.remove_job(self._next_job)
-                self._next_job = None
-            if due is None:
-                return None
-            # A new id each time: the job that fired may still be being removed by APScheduler.
-            self._next_job = f"sweep-at-next-due-{uuid.uuid4().hex[:8]}"
-            now = self.workflow.clock()
-            wake_at = max(due, now)
-            if due <= now and not progress:
-                wake_at = now + OVERDUE_PAUSE  # still due but held elsewhere: do not spin
-            self.clock.add_job(self.wake, "date", run_date=wake_at, id=self._next_job)
-        return due
+    def next_due(self) -> datetime | None:
+        return next_due(self.workflow)
 
-    def jobs(self) -> list[Any]:
-        return self.clock.get_jobs()
+    def idle(self) -> SweepResult:
+        return SweepResult()
 
-    def wait(self) -> None:
-        """Block until stop() (or Ctrl-C in the main thread)."""
-        self._stopped.wait()
+    def progressed(self, result: SweepResult) -> bool:
+        return result.settled > 0
 
-    def stop(self) -> None:
-        """Stop the clock, let a sweep under way finish its transaction, release the lock.
-        APScheduler's shutdown(wait=True) would hold its job-store lock while a running wake
-        waits for that lock to move the date job: so shut down without waiting, then wait here."""
-        self._stopped.set()
-        if self.clock.running:
-            self.clock.shutdown(wait=False)
-        with self._waking:
-            self._release()
-
-    def _release(self) -> None:
-        if self._lock is not None:
-            fcntl.flock(self._lock, fcntl.LOCK_UN)
-            self._lock.close()
-            self._lock = None
+    def noteworthy(self, result: SweepResult) -> bool:
+        return bool(result.settled or result.busy)

@@ -9,6 +9,7 @@ caller owns, for callers that compose several changes in one unit of work.
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import cache
@@ -341,6 +342,9 @@ class Workflow:
             version=1,
             state_entered_at=now,
             source=source,
+            # The candidate's private status link, there before the `created` event, whose
+            # acknowledgement e-mail gives it.
+            status_token=secrets.token_urlsafe(32),
             created_at=now,
         )
         ctx = TransitionContext(

@@ -12,7 +12,6 @@ the reason of a rejection.
 from __future__ import annotations
 
 import re
-import secrets
 import unicodedata
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
@@ -336,7 +335,6 @@ def apply_to_posting(
         if posting.kind is PostingKind.staff and cover_letter is None:
             raise invalid("cover_letter", "a cover letter is required for this position")
         application = _apply_in(workflow, session, posting, person, source)
-        application.status_token = secrets.token_urlsafe(32)
         _keep_consents(session, application.candidate_id, person.consents)
         _store(session, staging, application, files, now)
         assert application.id is not None

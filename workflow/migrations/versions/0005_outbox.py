@@ -71,10 +71,18 @@ def upgrade() -> None:
             batch_op.f("ix_outbox_message_organisation_id"), ["organisation_id"], unique=False
         )
         batch_op.create_index("ix_outbox_recipient", ["to_email", "id"], unique=False)
+        batch_op.create_index(
+            "ix_outbox_queued_recipient",
+            ["to_email", "id"],
+            unique=False,
+            postgresql_where=sa.text("status = 'queued'"),
+            sqlite_where=sa.text("status = 'queued'"),
+        )
 
 
 def downgrade() -> None:
     with op.batch_alter_table("outbox_message", schema=None) as batch_op:
+        batch_op.drop_index("ix_outbox_queued_recipient")
         batch_op.drop_index("ix_outbox_recipient")
         batch_op.drop_index(batch_op.f("ix_outbox_message_organisation_id"))
         batch_op.drop_index(batch_op.f("ix_outbox_message_application_id"))
