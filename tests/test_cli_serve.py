@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 from fastapi.testclient import TestClient
 
@@ -130,9 +130,9 @@ def wait_until_up(process: subprocess.Popen, base: str, log: Path) -> None:
     """Poll /health, at most 150 times 0.2 s (waiting on the process, so an early exit shows)."""
     for _ in range(150):
         try:
-            if httpx.get(f"{base}/health", timeout=2).status_code == 200:
+            if httpx2.get(f"{base}/health", timeout=2).status_code == 200:
                 return
-        except httpx.TransportError:
+        except httpx2.TransportError:
             pass
         try:
             process.wait(timeout=0.2)
@@ -157,13 +157,13 @@ def test_serve_runs_the_api_on_the_demo_and_stops_on_sigterm(
         )  # fmt: skip
     try:
         wait_until_up(process, base, log)
-        token = httpx.post(
+        token = httpx2.post(
             f"{base}/auth/token",
             data={"username": "julien.marchal@aibf.example.org", "password": DEMO_PASSWORD},
         )
         assert token.status_code == 200, token.text
         headers = {"Authorization": f"Bearer {token.json()['access_token']}"}
-        postings = httpx.get(f"{base}/postings", headers=headers)
+        postings = httpx2.get(f"{base}/postings", headers=headers)
         assert postings.status_code == 200
         assert {p["ref"] for p in postings.json()} == {
             "aibf-previous", "aibf-usa", "aibf-grandlacs", "aibf-mexique",
