@@ -22,9 +22,15 @@ from workflow.context import Actor
 from workflow.models import Role, User
 
 TOKEN_PREFIX = "viv_"
-_hasher = PasswordHasher()
-# Verified against when the account does not exist, so both answers take the same time.
-_DUMMY_HASH = _hasher.hash("not a password of anyone")
+# OWASP's argon2id parameters (19 MiB, 2 passes): argon2-cffi's default takes 64 MiB per check,
+# which made one login the API process's peak memory. Older hashes keep their own parameters.
+_hasher = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
+# Verified against when the account does not exist, so both answers take the same time. A
+# constant with the same parameters: hashing one at import would cost every process a check.
+_DUMMY_HASH = (
+    "$argon2id$v=19$m=19456,t=2,p=1$"
+    "bm90IGEgcmVhbCBzYWx0$5JOQmOGCbOrwy1Y4iLVbzI/oTEbGzRD9Mq2PZMQlOGY"
+)
 
 
 @dataclass(frozen=True)
