@@ -1,7 +1,8 @@
 """Who sees what, as SQL conditions: one place decides, every route and list uses it.
 
 - admin, hr: everything of their organisation;
-- recruiter: the postings they own or are assigned to, and those postings' applications;
+- recruiter: the postings they own or are assigned to, and those postings' applications, plus
+  (read-only) the applications they interview and those applications' postings;
 - interviewer: the applications they interview (and those applications' postings).
 Anything outside answers 404, exactly as if it did not exist.
 """
@@ -44,20 +45,23 @@ def visible_postings(user: Principal) -> ColumnElement[bool]:
     mine = Posting.organisation_id == user.organisation_id
     if user.sees_everything:
         return mine
-    if user.role is Role.recruiter:
-        return and_(mine, _managed_postings(user))
-    interviewed = select(Application.posting_id).where(Application.id.in_(_interviews_of(user)))
-    return and_(mine, Posting.id.in_(interviewed))
+    interviewed = Posting.id.in_(
+        select(Application.posting_id).where(Application.id.in_(_interviews_of(user)))
+    )
+    if user.role is Role.recruiter:  # a recruiter may also sit on another posting's panel
+        return and_(mine, or_(_managed_postings(user), interviewed))
+    return and_(mine, interviewed)
 
 
 def visible_applications(user: Principal) -> ColumnElement[bool]:
     mine = Application.organisation_id == user.organisation_id
     if user.sees_everything:
         return mine
+    interviewed = Application.id.in_(_interviews_of(user))
     if user.role is Role.recruiter:
-        postings = select(Posting.id).where(visible_postings(user))
-        return and_(mine, Application.posting_id.in_(postings))
-    return and_(mine, Application.id.in_(_interviews_of(user)))
+        managed = select(Posting.id).where(manages(user))
+        return and_(mine, or_(Application.posting_id.in_(managed), interviewed))
+    return and_(mine, interviewed)
 
 
 def manages(user: Principal) -> ColumnElement[bool]:

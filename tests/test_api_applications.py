@@ -219,3 +219,20 @@ def test_the_list_filters_and_pages_with_a_cursor(api: Api) -> None:
         ]
         == "cursor"
     )
+
+
+def test_a_recruiter_on_another_postings_panel_sees_that_application_but_moves_it_not(
+    api: Api,
+) -> None:
+    org, _, posting = _setup(api)
+    application = make_application(api.workflow, posting)
+    colleague = api.staff(org, "recruiter")  # owns nothing here, sits on the panel
+    problem(api.client.get(f"/applications/{application.id}", headers=colleague.headers), 404)
+    add_feedback(api.workflow, application, colleague.user)
+    seen = api.client.get(f"/applications/{application.id}", headers=colleague.headers)
+    assert seen.status_code == 200
+    listed = api.client.get("/applications", headers=colleague.headers).json()["items"]
+    assert [a["id"] for a in listed] == [application.id]
+    problem(_fire(api, colleague, application.id, "screen"), 403)
+    report = api.client.get("/reports/pipeline", headers=colleague.headers).json()
+    assert report["postings"] == []  # figures are for the postings they manage

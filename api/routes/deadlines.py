@@ -11,7 +11,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
-from api.access import get_posting, visible_postings
+from api.access import get_posting, manages
 from api.deps import MAX_ID, ContainerDep, Manager
 from workflow import reports
 from workflow.models import DeadlineStatus, EntityType, Posting
@@ -60,7 +60,7 @@ def list_deadlines(
     statuses = (DeadlineStatus(status),) if status else reports.OUTSTANDING
     # A named posting replaces the recruiter's subquery: get_posting checked they may see it.
     postings: reports.PostingIds = (
-        None if user.sees_everything else select(Posting.id).where(visible_postings(user))
+        None if user.sees_everything else select(Posting.id).where(manages(user))
     )
     with container.workflow.sessions.begin() as session:
         if posting_id is not None:

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Select, select
 from sqlmodel import Session
 
-from api.access import get_posting, visible_postings
+from api.access import get_posting, manages
 from api.csv_response import CSV_RESPONSES, csv_response, wants_csv
 from api.deps import MAX_ID, ContainerDep, Manager
 from api.problems import invalid
@@ -57,7 +57,7 @@ def _scope(session: Session, user: Principal, posting_id: int | None) -> Select[
     recruiter's, as a subquery. A named posting must be visible (404 otherwise)."""
     if posting_id is not None:
         get_posting(session, user, posting_id)
-    return None if user.sees_everything else select(Posting.id).where(visible_postings(user))
+    return None if user.sees_everything else select(Posting.id).where(manages(user))
 
 
 def _rows(items: Sequence[BaseModel]) -> list[dict[str, Any]]:
@@ -105,7 +105,7 @@ def pipeline_report(
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> PipelineReport:
-    page = select(Posting.id).where(visible_postings(user))
+    page = select(Posting.id).where(manages(user))
     if state:
         page = page.where(Posting.state == state)
     if posting_id is not None:
