@@ -151,6 +151,7 @@ def _archive_type(field: str, source: BinaryIO, size: int, settings: Settings) -
                 return DOCX
             if _odt_mimetype(archive, entries[0]):
                 return ODT
+    # zipfile raises NotImplementedError for a compression method it cannot read: not a document.
     except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, ValueError, NotImplementedError):
         raise refused_archive(field, NOT_A_ZIP) from None
     raise unsupported(field)

@@ -17,6 +17,7 @@ import random
 import socket
 import threading
 import uuid
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -111,7 +112,7 @@ def release_lock(handle: IO[str] | None) -> None:
 R = TypeVar("R")
 
 
-class WorkerClock(Generic[R]):
+class WorkerClock(ABC, Generic[R]):
     """APScheduler (3, BackgroundScheduler) as the clock of a worker's `work()`, nothing more:
     one interval job (every `interval_s`) and one date job at the worker's `next_due()`,
     rescheduled after each wake. However many rows wait, there are at most these two jobs.
@@ -155,17 +156,17 @@ class WorkerClock(Generic[R]):
         self._stopped = threading.Event()
 
     # What a subclass says.
-    def work(self) -> R:
-        raise NotImplementedError
+    @abstractmethod
+    def work(self) -> R: ...
 
-    def next_due(self) -> datetime | None:
-        raise NotImplementedError
+    @abstractmethod
+    def next_due(self) -> datetime | None: ...
 
-    def idle(self) -> R:
-        raise NotImplementedError
+    @abstractmethod
+    def idle(self) -> R: ...
 
-    def progressed(self, result: R) -> bool:
-        raise NotImplementedError
+    @abstractmethod
+    def progressed(self, result: R) -> bool: ...
 
     def noteworthy(self, result: R) -> bool:
         return self.progressed(result)
