@@ -12,7 +12,7 @@ from typing import Any
 
 from fastapi import Depends, FastAPI
 
-from api import openapi, problems
+from api import openapi, pages, problems
 from api.metrics import Metrics
 from api.routes import (
     applications,
@@ -82,6 +82,7 @@ def create_app(container: Container | None = None, *, background: bool = False) 
     metrics.install(app)
     for router in ROUTERS:
         app.include_router(router)
+    pages.install(app)
     return app
 
 

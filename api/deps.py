@@ -6,6 +6,7 @@ at the end of the route: the request is the boundary, helpers never commit.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import Depends, Path, Query, Request
@@ -50,10 +51,12 @@ def current_user(
 CurrentUser = Annotated[Principal, Depends(current_user)]
 
 
-def require_roles(*roles: Role):
-    """A dependency refusing (403) users whose role is not among `roles`."""
+def require_roles(*roles: Role, of: Callable[..., Principal] = current_user):
+    """A dependency refusing (403) users whose role is not among `roles`; `of` is how the user
+    is found (the bearer token, or the pages' session cookie)."""
 
-    def check(user: CurrentUser) -> Principal:
+    # Depends as a default: an annotation naming the local `of` could not be resolved later.
+    def check(user: Principal = Depends(of)) -> Principal:
         if user.role not in roles:
             names = ", ".join(r.value for r in roles)
             raise forbidden(f"this needs one of the roles {names}; you are {user.role.value}")

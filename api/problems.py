@@ -12,7 +12,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -172,37 +172,45 @@ def _nul_key(value: Any, path: str = "") -> str | None:
     return None
 
 
+def _respond(request: Request, problem: Problem) -> Response:
+    """problem+json, unless the app shows errors of this request as a page
+    (`app.state.html_errors`, set by the pages: a callable answering None when not a page)."""
+    html_errors = getattr(request.app.state, "html_errors", None)
+    page = html_errors(request, problem) if html_errors else None
+    return page or problem.response(request.url.path)
+
+
 def install(app: FastAPI) -> None:
-    """Register the handlers: every error leaves as problem+json."""
+    """Register the handlers: every error leaves as problem+json (or as a page, for pages)."""
 
     @app.exception_handler(Problem)
-    async def _problem(request: Request, exc: Problem) -> JSONResponse:
-        return exc.response(request.url.path)
+    async def _problem(request: Request, exc: Problem) -> Response:
+        return _respond(request, exc)
 
     @app.exception_handler(WorkflowError)
-    async def _domain(request: Request, exc: WorkflowError) -> JSONResponse:
-        return from_domain(exc).response(request.url.path)
+    async def _domain(request: Request, exc: WorkflowError) -> Response:
+        return _respond(request, from_domain(exc))
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
-        return validation_problem(exc).response(request.url.path)
+    async def _validation(request: Request, exc: RequestValidationError) -> Response:
+        return _respond(request, validation_problem(exc))
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
         kind = {404: "not-found", 405: "method-not-allowed"}.get(exc.status_code, "http-error")
         problem = Problem(exc.status_code, kind, str(exc.detail), headers=dict(exc.headers or {}))
-        return problem.response(request.url.path)
+        return _respond(request, problem)
 
     @app.exception_handler(DataError)
-    async def _unstorable(request: Request, exc: DataError) -> JSONResponse:
+    async def _unstorable(request: Request, exc: DataError) -> Response:
         # The database refused a value the checks let through (a NUL character on PostgreSQL):
         # the transaction rolled back; the input, not the server, is at fault.
         field = await _field_with_nul(request)
         detail = "contains a character that cannot be stored (NUL)" if field else str(exc.orig)
-        return invalid(field or "body", detail.splitlines()[0]).response(request.url.path)
+        return _respond(request, invalid(field or "body", detail.splitlines()[0]))
 
     @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    async def _unexpected(request: Request, exc: Exception) -> Response:
         log.exception("unexpected error on %s %s", request.method, request.url.path)
         problem = Problem(500, "internal", "Internal error", "the error was logged")
-        return problem.response(request.url.path)
+        return _respond(request, problem)

@@ -111,6 +111,10 @@ class Settings(BaseSettings):
     def effective_storage_dir(self) -> Path:
         return self.storage_dir or self.var_dir / "files"
 
+    def status_url(self, token: str) -> str:
+        """The candidate's private status page: the one link e-mails and receipts give."""
+        return f"{self.public_base_url.rstrip('/')}/status/{token}"
+
     @property
     def effective_database_url(self) -> str:
         return self.database_url or f"sqlite:///{self.var_dir / 'vivier.db'}"

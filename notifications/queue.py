@@ -133,7 +133,6 @@ class Notifier:
         self.renderer = renderer
         self.pipelines = pipelines
         self.settings = settings
-        self.base_url = settings.public_base_url.rstrip("/")
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Notifier:
@@ -384,7 +383,7 @@ class Notifier:
             "state": application.state,
             "state_label": state.label[lang],
             "state_text": state.candidate[lang],
-            "status_url": f"{self.base_url}/public/applications/{token}" if token else None,
+            "status_url": self.settings.status_url(token) if token else None,
             "rejection_reason": application.rejection_reason,
             "received_at": application.created_at.astimezone(zone),
             "state_entered_at": application.state_entered_at.astimezone(zone),

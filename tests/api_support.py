@@ -3,6 +3,8 @@ rolled-back one, and staff users with tokens issued directly (no argon2 cost per
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -11,6 +13,7 @@ from typing import Any
 from fastapi.testclient import TestClient
 
 from api.app import create_app
+from api.pages.web import CSRF_HEADER, SESSION_COOKIE
 from api.security import issue_token
 from api.wiring import Container
 from config.settings import Settings
@@ -23,6 +26,8 @@ from workflow.service import Workflow
 class Staff:
     user: User
     headers: dict[str, str]
+    # The same token as the pages' session cookie, with the CSRF header its forms carry.
+    page_headers: dict[str, str]
 
     @property
     def id(self) -> int:
@@ -49,7 +54,14 @@ class Api:
         with self.workflow.sessions.begin() as session:
             # Long-lived: tests move the clock (time-machine) and must not log out by it.
             token = issue_token(session, user, now(), timedelta(days=3650))
-        return Staff(user, {"Authorization": f"Bearer {token.raw}"})
+        return Staff(user, {"Authorization": f"Bearer {token.raw}"}, page_session(token.raw))
+
+
+def page_session(raw_token: str) -> dict[str, str]:
+    """Headers of a browser logged in to the pages with this token: the session cookie and the
+    CSRF token its forms and htmx requests send."""
+    csrf = hmac.new(raw_token.encode(), b"csrf", hashlib.sha256).hexdigest()
+    return {"Cookie": f"{SESSION_COOKIE}={raw_token}", CSRF_HEADER: csrf}
 
 
 def problem(response: Any, status: int) -> dict[str, Any]:

@@ -13,7 +13,7 @@ import time_machine
 from sqlalchemy import update
 
 from api.security import issue_token
-from tests.api_support import Api, Staff, problem
+from tests.api_support import Api, Staff, page_session, problem
 from tests.factories import STAFF, add_feedback, make_application, make_posting, make_user, now
 from workflow import reports
 from workflow.models import Candidate, Deadline, DeadlineStatus, EntityType, Role
@@ -89,7 +89,9 @@ class World:
         """The recruiter in charge of `recruiters_call`, with a token valid now."""
         with self.api.workflow.sessions.begin() as session:
             token = issue_token(session, self.recruiter_user, now(), timedelta(hours=1))
-        return Staff(self.recruiter_user, {"Authorization": f"Bearer {token.raw}"})
+        return Staff(
+            self.recruiter_user, {"Authorization": f"Bearer {token.raw}"}, page_session(token.raw)
+        )
 
 
 @pytest.fixture

@@ -225,7 +225,7 @@ def test_a_volunteer_journey_tells_each_person_each_step_in_their_language(api: 
     assert received.to_name == "Awa Sow" and received.recipient_kind is RecipientKind.candidate
     with api.workflow.sessions() as session:
         token = session.get_one(Application, awa).status_token
-    status_url = f"{api.settings.public_base_url}/public/applications/{token}"
+    status_url = api.settings.status_url(token)
     assert status_url in received.text_body and f'href="{status_url}"' in received.html_body
     rejected = by_template["rejected_not_qualified", "benoit.sow@example.org"]
     assert rejected.text_body.startswith("Bonjour Benoît,")

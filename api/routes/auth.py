@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from api.deps import ContainerDep, CurrentUser, bearer
 from api.problems import Problem, invalid
 from api.security import (
+    IssuedToken,
     forget_failed_logins,
     issue_token,
     login_retry_after,
@@ -20,6 +21,7 @@ from api.security import (
     revoke_token,
     verify_password,
 )
+from api.wiring import Container
 from workflow.models import Organisation, Role, User
 
 router = APIRouter(prefix="/auth", tags=["auth"])
@@ -56,9 +58,18 @@ def login(
         str | None, Form(description="Organisation slug, if your e-mail is in several.")
     ] = None,
 ) -> TokenOut:
+    address = request.client.host if request.client else "unknown"
+    token = authenticate(container, username, password, organisation, address)
+    return TokenOut(access_token=token.raw, expires_at=token.expires_at)
+
+
+def authenticate(
+    container: Container, username: str, password: str, organisation: str | None, address: str
+) -> IssuedToken:
+    """A new token for these credentials, under the login rate limit (the API's and the
+    pages' one way to log in). Raises 401 on wrong credentials, 429 past the limit."""
     workflow, settings = container.workflow, container.settings
     account = username.strip().lower()
-    address = request.client.host if request.client else "unknown"
     now = workflow.clock()
     with workflow.sessions.begin() as session:
         wait = login_retry_after(session, settings, account, address, now)
@@ -70,14 +81,13 @@ def login(
         user = _find_user(session, account, organisation)
         if user is None or not verify_password(user.password_hash, password):
             record_failed_login(session, account, address, now)
-            failed = True
+            token = None
         else:
             forget_failed_logins(session, account, now)
             token = issue_token(session, user, now, timedelta(minutes=settings.token_ttl_minutes))
-            failed = False
-    if failed:  # raised after the commit, so the failed attempt is recorded
+    if token is None:  # raised after the commit, so the failed attempt is recorded
         raise _bad_credentials()
-    return TokenOut(access_token=token.raw, expires_at=token.expires_at)
+    return token
 
 
 def _find_user(session, account: str, organisation: str | None) -> User | None:

@@ -341,7 +341,7 @@ def apply_to_posting(
         state = workflow.pipeline_of(application).states[application.state]
         return ApplicationReceipt(
             application_id=application.id,
-            status_url=f"{_base(container)}/public/applications/{application.status_token}",
+            status_url=container.settings.status_url(application.status_token),
             state=application.state,
             state_label=state.label[language],
         )
