@@ -113,7 +113,10 @@ def _organisation_b(api: Api) -> Other:
 
 
 # The same for the pages' forms (sent form-encoded, with the session's CSRF token).
-FORMS: dict[tuple[str, str], dict[str, Any]] = {}
+FORMS: dict[tuple[str, str], dict[str, Any]] = {
+    # the board and the application page
+    # the postings and the dashboard
+}
 
 
 def _call(api: Api, method: str, route: APIRoute, values: dict[str, Any], member: Staff) -> Any:

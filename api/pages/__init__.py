@@ -12,11 +12,19 @@ from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 
-from api.pages import staff
+from api.pages import application, board, careers, dashboard, postings, staff, status
 from api.pages.web import STATIC_DIR, Pages, error_page, is_page
 from api.problems import Problem
 
-ROUTERS = [staff.router]
+ROUTERS = [
+    staff.router,
+    postings.router,
+    board.router,
+    application.router,
+    dashboard.router,
+    careers.router,
+    status.router,
+]
 
 
 def _html_errors(request: Request, problem: Problem) -> Response | None:
