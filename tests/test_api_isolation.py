@@ -115,7 +115,40 @@ def _organisation_b(api: Api) -> Other:
 # The same for the pages' forms (sent form-encoded, with the session's CSRF token).
 FORMS: dict[tuple[str, str], dict[str, Any]] = {
     # the board and the application page
+    ("POST", "/app/postings/{posting_id}/board/events"): {
+        "event": "screen",
+        "ids": "{application_id}",
+        "reason": "r",
+    },
+    ("POST", "/app/applications/{application_id}/events/{event}"): {
+        "version": "1",
+        "view": "board",
+        "reason": "r",
+    },
+    ("POST", "/app/applications/{application_id}/notes"): {"text": "a note"},
+    ("POST", "/app/applications/{application_id}/interviews"): {
+        "starts_at": "2030-01-10T10:00",
+        "timezone": "Europe/Brussels",
+        "duration": "60",
+        "location": "Brussels",
+        "interviewer_ids": "1",
+    },
+    ("POST", "/app/interviews/{interview_id}/feedback"): {"recommendation": "yes", "notes": ""},
     # the postings and the dashboard
+    ("POST", "/app/postings/new"): {
+        "ref": "a-page-1",
+        "kind": "staff",
+        "pipeline": "staff",
+        "title": "A's",
+        "timezone": "Europe/Brussels",
+    },
+    ("POST", "/app/postings/{posting_id}/edit"): {
+        "title": "renamed",
+        "timezone": "Europe/Brussels",
+        "closes_on": "2030-01-10",
+    },
+    ("POST", "/app/postings/{posting_id}/events/{event}"): {"reason": "r"},
+    ("POST", "/app/dashboard/messages/{message_id}/resend"): {},
 }
 
 

@@ -523,12 +523,14 @@ def deadlines(
     *,
     statuses: Collection[DeadlineStatus] = OUTSTANDING,
     posting_ids: PostingIds = None,
+    of_application: int | None = None,
     limit: int = 100,
 ) -> list[ListedDeadline]:
     """Deadlines in `statuses` (default: pending and failed), soonest due first, each with the
     posting it concerns: what the scheduler will do, and what it could not. `organisation_id`
     None lists every organisation's (the command line only); `posting_ids` keeps those postings'
-    own deadlines and their applications' and interviews'."""
+    own deadlines and their applications' and interviews'; `of_application` keeps that
+    application's own and its interviews' (the application page)."""
     d = Deadline
     application_id = case(
         (d.entity_type == EntityType.application, d.entity_id),
@@ -555,4 +557,6 @@ def deadlines(
     )
     if organisation_id is not None:
         query = query.where(d.organisation_id == organisation_id)
+    if of_application is not None:
+        query = query.where(application_id == of_application)
     return [ListedDeadline(*row) for row in session.execute(query).all()]

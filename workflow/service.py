@@ -84,6 +84,12 @@ class EventOption:
     blocked_by: GuardFailed | None
 
 
+def check_salary_range(minimum: int | None, maximum: int | None) -> None:
+    """A salary range whose maximum is below its minimum is a typing mistake: refuse it."""
+    if minimum is not None and maximum is not None and minimum > maximum:
+        raise InvalidInput("salary_max", f"the maximum {maximum} is below the minimum {minimum}")
+
+
 def normalise_email(email: str) -> str:
     """The key duplicates are found by: trimmed and lower-cased."""
     return email.strip().lower()
@@ -239,6 +245,7 @@ class Workflow:
             raise InvalidInput("pipeline", f"unknown pipeline {data.pipeline!r}; one of {names}")
         if data.closes_at is not None and data.closes_on is not None:
             raise InvalidInput("closes_on", "give closes_at or closes_on, not both")
+        check_salary_range(data.salary_min, data.salary_max)
         closing = data.closes_at or data.closes_on
         fields = data.model_dump(exclude={"opens_at", "closes_at", "closes_on"})
         if data.kind is PostingKind.volunteer and data.commitment_months is None:
@@ -305,6 +312,7 @@ class Workflow:
             fields["opens_at"] = as_instant(fields["opens_at"], zone)
         for name, value in fields.items():
             setattr(posting, name, value)
+        check_salary_range(posting.salary_min, posting.salary_max)
         lifecycle = self.pipelines[POSTING_PIPELINE]
         ctx = TransitionContext(
             session, self, lifecycle, EntityType.posting, posting, "edit", actor, now

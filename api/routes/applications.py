@@ -202,10 +202,7 @@ def read_application(
         application = get_application(session, user, application_id)
         candidate = session.get_one(Candidate, application.candidate_id)
         posting = session.get_one(Posting, application.posting_id)
-        options = workflow.options_in(
-            session, EntityType.application, application_id, user.actor,
-            organisation_id=user.organisation_id,
-        )  # fmt: skip
+        events = event_choices(session, container, user, application_id)
         timeline = _timeline(session, application)
     response.headers["ETag"] = f'"{application.version}"'
     return ApplicationDetail.model_validate(
@@ -214,18 +211,30 @@ def read_application(
             "candidate": CandidateOut.model_validate(candidate, from_attributes=True),
             "posting_title": posting.title,
             "timeline": timeline,
-            "events": [
-                AllowedEvent(
-                    event=o.event,
-                    to_state=o.dest,
-                    allowed=o.blocked_by is None,
-                    blocked_by=o.blocked_by.guard if o.blocked_by else None,
-                    message=o.blocked_by.message if o.blocked_by else None,
-                )
-                for o in options
-            ],
+            "events": events,
         },
     )
+
+
+def event_choices(
+    session: Session, container: Container, user: Principal, application_id: int
+) -> list[AllowedEvent]:
+    """Each event the pipeline declares from the application's state, with the guard that
+    blocks it now (the detail's `events`; the pages' buttons). The caller checked access."""
+    options = container.workflow.options_in(
+        session, EntityType.application, application_id, user.actor,
+        organisation_id=user.organisation_id,
+    )  # fmt: skip
+    return [
+        AllowedEvent(
+            event=o.event,
+            to_state=o.dest,
+            allowed=o.blocked_by is None,
+            blocked_by=o.blocked_by.guard if o.blocked_by else None,
+            message=o.blocked_by.message if o.blocked_by else None,
+        )
+        for o in options
+    ]
 
 
 def _timeline(session: Session, application: Application) -> list[TimelineEntry]:
@@ -295,11 +304,7 @@ def application_event(
     )
 
     def work(session: Session) -> EventOut:
-        managed_application(session, user, application_id)
-        return fire_event(
-            container, user, EntityType.application, application_id, event, body,
-            expected_version=expected, session=session,
-        )  # fmt: skip
+        return move_application(session, container, user, application_id, event, body, expected)
 
     return idempotent(
         container,
@@ -310,6 +315,24 @@ def application_event(
         etag="version",
         instance=request.url.path,
     )
+
+
+def move_application(
+    session: Session,
+    container: Container,
+    user: Principal,
+    application_id: int,
+    event: str,
+    body: EventIn,
+    expected_version: int | None = None,
+) -> EventOut:
+    """Fire `event` on an application the user may move (404 when they cannot see it, 403 when
+    they only see it), in the caller's transaction: the API's single and bulk moves, the pages'."""
+    managed_application(session, user, application_id)
+    return fire_event(
+        container, user, EntityType.application, application_id, event, body,
+        expected_version=expected_version, session=session,
+    )  # fmt: skip
 
 
 @router.post(
@@ -328,11 +351,7 @@ def _bulk_one(
 ) -> BulkItem:
     try:
         with container.workflow.sessions.begin() as session:
-            managed_application(session, user, application_id)
-            result = fire_event(
-                container, user, EntityType.application, application_id, event, body,
-                session=session,
-            )  # fmt: skip
+            result = move_application(session, container, user, application_id, event, body)
         return BulkItem(id=application_id, status=200, result=result)
     except (WorkflowError, Problem) as exc:
         problem = from_domain(exc) if isinstance(exc, WorkflowError) else exc

@@ -105,6 +105,21 @@ def pipeline_report(
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> PipelineReport:
+    report = pipeline_figures(user, container, state, posting_id, limit, offset)
+    if wants_csv(request):
+        return pipeline_csv(container, report)
+    return report
+
+
+def pipeline_figures(
+    user: Principal,
+    container: Container,
+    state: str | None = None,
+    posting_id: int | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> PipelineReport:
+    """The pipeline report's figures (the route's JSON; the pages show them too)."""
     page = select(Posting.id).where(manages(user))
     if state:
         page = page.where(Posting.state == state)
@@ -127,12 +142,10 @@ def pipeline_report(
         offset=offset,
         next_offset=_next_offset(offset, limit, len(postings)),
     )
-    if wants_csv(request):
-        return _pipeline_csv(container, report)
     return report
 
 
-def _pipeline_csv(container: Container, report: PipelineReport) -> Response:
+def pipeline_csv(container: Container, report: PipelineReport) -> Response:
     """One row per posting; its counts spread over one column per state of the page's pipelines
     (in pipeline order; a state found only in the data comes last), zero where nobody is."""
     used = {posting.pipeline for posting in report.postings}
@@ -205,6 +218,16 @@ def funnel_report(
     pipeline: PipelineName = None,
     posting_id: PostingFilter = None,
 ) -> FunnelReport:
+    report = funnel_figures(user, container, pipeline, posting_id)
+    return funnel_csv(report) if wants_csv(request) else report
+
+
+def funnel_figures(
+    user: Principal,
+    container: Container,
+    pipeline: str | None = None,
+    posting_id: int | None = None,
+) -> FunnelReport:
     with container.workflow.sessions.begin() as session:
         scope = _scope(session, user, posting_id)
         posting = session.get(Posting, posting_id) if posting_id is not None else None
@@ -215,9 +238,11 @@ def funnel_report(
                 session, user.organisation_id, p, posting_id, posting_ids=scope
             )
         ]
-    if wants_csv(request):
-        return csv_response(list(Conversion.model_fields), _rows(items), "funnel.csv")
     return FunnelReport(items=items)
+
+
+def funnel_csv(report: FunnelReport) -> Response:
+    return csv_response(list(Conversion.model_fields), _rows(report.items), "funnel.csv")
 
 
 class StageTime(BaseModel):
@@ -267,6 +292,16 @@ def time_in_stage_report(
     pipeline: PipelineName = None,
     posting_id: PostingFilter = None,
 ) -> TimeInStageReport:
+    report = time_in_stage_figures(user, container, pipeline, posting_id)
+    return time_in_stage_csv(report) if wants_csv(request) else report
+
+
+def time_in_stage_figures(
+    user: Principal,
+    container: Container,
+    pipeline: str | None = None,
+    posting_id: int | None = None,
+) -> TimeInStageReport:
     now = container.workflow.clock()
     with container.workflow.sessions.begin() as session:
         scope = _scope(session, user, posting_id)
@@ -278,9 +313,11 @@ def time_in_stage_report(
                 session, user.organisation_id, p, now, posting_id, posting_ids=scope
             )
         ]
-    if wants_csv(request):
-        return csv_response(list(StageTime.model_fields), _rows(items), "time-in-stage.csv")
     return TimeInStageReport(as_of=now, items=items)
+
+
+def time_in_stage_csv(report: TimeInStageReport) -> Response:
+    return csv_response(list(StageTime.model_fields), _rows(report.items), "time-in-stage.csv")
 
 
 # --- What needs attention -----------------------------------------------------------------------
@@ -319,6 +356,18 @@ def commitments_report(
     limit: Limit = 100,
     offset: Offset = 0,
 ) -> CommitmentsReport:
+    report = commitments_figures(user, container, within_days, posting_id, limit, offset)
+    return commitments_csv(report) if wants_csv(request) else report
+
+
+def commitments_figures(
+    user: Principal,
+    container: Container,
+    within_days: int = 90,
+    posting_id: int | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> CommitmentsReport:
     workflow = container.workflow
     with workflow.sessions.begin() as session:
         scope = _scope(session, user, posting_id)
@@ -329,12 +378,15 @@ def commitments_report(
             posting_ids=scope, limit=limit, offset=offset,
         )  # fmt: skip
     items = [CommitmentEnding.model_validate(c) for c in found]
-    if wants_csv(request):
-        return csv_response(list(CommitmentEnding.model_fields), _rows(items), "commitments.csv")
     return CommitmentsReport(
         today=today, within_days=within_days, items=items, limit=limit, offset=offset,
         next_offset=_next_offset(offset, limit, len(items)),
     )  # fmt: skip
+
+
+def commitments_csv(report: CommitmentsReport) -> Response:
+    rows = _rows(report.items)
+    return csv_response(list(CommitmentEnding.model_fields), rows, "commitments.csv")
 
 
 class IdleApplication(BaseModel):
@@ -371,6 +423,18 @@ def idle_report(
     limit: Limit = 100,
     offset: Offset = 0,
 ) -> IdleReport:
+    report = idle_figures(user, container, idle_days, posting_id, limit, offset)
+    return idle_csv(report) if wants_csv(request) else report
+
+
+def idle_figures(
+    user: Principal,
+    container: Container,
+    idle_days: int = 10,
+    posting_id: int | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> IdleReport:
     workflow = container.workflow
     now = workflow.clock()
     waiting = reports.open_states(workflow.pipelines.values())
@@ -381,9 +445,11 @@ def idle_report(
             posting_ids=scope, limit=limit, offset=offset,
         )  # fmt: skip
     items = [IdleApplication.model_validate(i) for i in found]
-    if wants_csv(request):
-        return csv_response(list(IdleApplication.model_fields), _rows(items), "idle.csv")
     return IdleReport(
         as_of=now, idle_days=idle_days, items=items, limit=limit, offset=offset,
         next_offset=_next_offset(offset, limit, len(items)),
     )  # fmt: skip
+
+
+def idle_csv(report: IdleReport) -> Response:
+    return csv_response(list(IdleApplication.model_fields), _rows(report.items), "idle.csv")
