@@ -577,7 +577,9 @@ def serve(
     background = settings.serve_scheduler or settings.serve_dispatcher
     _check_single_workers(container)
     application = create_app(container, background=background)
-    _out(f"Vivier on http://{host}:{port} (API docs at /docs); Ctrl-C to stop")
+    address = f"http://{host}:{port}"
+    _out(f"Vivier on {address}: open it and log in (staff pages at /app, careers at /careers)")
+    _out(f"API docs at {address}/docs; Ctrl-C to stop")
     # uvicorn shuts down gracefully on SIGTERM, then raises it again: let that end here, cleanly.
     signal.signal(signal.SIGTERM, _interrupt)
     with contextlib.suppress(KeyboardInterrupt):

@@ -28,6 +28,7 @@ import hashlib
 import logging
 import re
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -50,6 +51,7 @@ from workflow.models import (
     Organisation,
     Posting,
     PostingAssignment,
+    Role,
     User,
 )
 from workflow.pipeline import Pipeline
@@ -205,6 +207,8 @@ class Notifier:
             ]  # fmt: skip
         if kind == "owner":
             ids = [posting.owner_id] if posting.owner_id else []
+        elif kind == "hr":
+            ids = _human_resources(session, org.id)
         elif kind == "recruiters":
             ids = [posting.owner_id] if posting.owner_id else []
             ids += session.scalars(
@@ -370,6 +374,8 @@ class Notifier:
         context["application"] = self._application(facts, lang)
         if facts.interview is not None:
             context["interview"] = _interview(facts)
+        if "data_request_id" in event.payload:
+            context["data_request"] = _data_request(event.payload, facts.org)
         return context
 
     def _application(self, facts: Facts, lang: str) -> dict[str, Any]:
@@ -447,6 +453,8 @@ def dedup_key(event: DomainEvent, recipient: Recipient, address: str, template: 
         source = f"transition:{event.record_id}"
     elif "deadline_id" in event.payload:
         source = f"deadline:{event.payload['deadline_id']}"
+    elif "data_request_id" in event.payload:
+        source = f"data_request:{event.payload['data_request_id']}"
     elif event.entity_type is EntityType.interview:
         what = event.name.removeprefix("interview:")
         source = f"interview:{event.entity_id}:{event.payload.get('sequence', 0)}:{what}"
@@ -482,6 +490,32 @@ def _users(
     if active_only:
         query = query.where(User.is_active.is_(True))
     return list(session.scalars(query.order_by(User.id)))
+
+
+def _human_resources(session: Session, organisation_id: int) -> list[int]:
+    """The organisation's HR staff; its admins when it has none (someone must hear it)."""
+    for role in (Role.hr, Role.admin):
+        ids = list(
+            session.scalars(
+                select(User.id).where(
+                    User.organisation_id == organisation_id,
+                    User.role == role,
+                    User.is_active.is_(True),
+                )
+            )
+        )
+        if ids:
+            return ids
+    return []
+
+
+def _data_request(payload: dict[str, Any], org: Organisation) -> dict[str, Any]:
+    """A data request's dates (workflow/data_requests.py facts), in the organisation's zone."""
+    zone = ZoneInfo(org.timezone)
+    return {
+        name: datetime.fromisoformat(payload[name]).astimezone(zone)
+        for name in ("requested_at", "due_at")
+    }
 
 
 def _posting(posting: Posting) -> dict[str, Any]:

@@ -52,6 +52,7 @@ class About(StrEnum):
     application = "application"  # org, posting, candidate, application, recipient, trigger
     interview = "interview"  # the same, and interview
     posting = "posting"  # org, posting, summary, recipient, trigger
+    data_request = "data_request"  # as application, and data_request (requested_at, due_at)
 
 
 # Every message Vivier sends, and what it is about. A rule (notifications/rules.py) may only
@@ -89,6 +90,9 @@ TEMPLATES: dict[str, About] = {
     "idle_application": About.application,
     "volunteer_milestone": About.application,
     "posting_closed": About.posting,
+    # To HR: a candidate asked for a copy of their data (workflow/data_requests.py)
+    "data_request": About.data_request,
+    "data_request_reminder": About.data_request,
 }
 
 
@@ -257,6 +261,8 @@ SAMPLE_TRIGGERS = {
     "posting_closed": ("transitioned", "close", ""),
     "new_application": ("created", "create", ""),
     "application_received": ("created", "create", ""),
+    "data_request": ("data_request", "", ""),
+    "data_request_reminder": ("reminder:data_request", "", "data_request"),
 }
 SAMPLE_STATES = {
     "application_received": "received",
@@ -298,6 +304,12 @@ def sample_context(name: str, lang: str) -> dict[str, Any]:
         context["interview"] = _sample_interview(name)
         if name.startswith("interviewer_") or name == "feedback_reminder":
             context["recipient"] = {"name": "Marc Dupont", "kind": "user"}
+    if about is About.data_request:
+        context["recipient"] = {"name": "Nadia Bensaïd", "kind": "user"}
+        context["data_request"] = {
+            "requested_at": SAMPLE_NOW.astimezone(SAMPLE_ZONE),
+            "due_at": datetime(2025, 4, 3, 9, 30, tzinfo=UTC).astimezone(SAMPLE_ZONE),
+        }
     return context
 
 

@@ -8,13 +8,15 @@ people (`to`), with the interview's calendar file if `attach = "ics"`:
     name = "rejected"                       # unique in the pipeline; overrides refer to it
     on = "transitioned"                     # created | transitioned | interview:scheduled |
                                             # interview:rescheduled | interview:cancelled |
-                                            # interview:feedback | reminder:KIND
+                                            # interview:feedback | data_request |
+                                            # reminder:KIND
     entered = "rejected"                    # the state entered (a real change of state)
     event = ["reject"]                      # the pipeline event that fired (transitioned only)
     template = "rejected_{rejection_reason}"  # each reason its own text...
     fallback = "rejected_other"             # ...and this one for a reason without a template
     to = ["candidate"]                      # candidate | owner | recruiters | contact |
-                                            # interviewers (interview events and reminders)
+                                            # interviewers (interview events and reminders) |
+                                            # hr (the organisation's HR, else its admins)
 
 An organisation replaces rules with `orgs/SLUG.toml`: its `[[rules]]` name a `pipeline`; a rule of
 the same name replaces the default one whole, `enabled = false` removes it, a new name adds one.
@@ -34,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from notifications.render import LANGUAGES, TEMPLATES, About, Renderer, sample_context
+from workflow.data_requests import DATA_REQUEST
 from workflow.errors import WorkflowError
 from workflow.interviews import FEEDBACK_REMINDER, INTERVIEW_REMINDER
 from workflow.models import EntityType
@@ -46,7 +49,9 @@ ORG_RULE_KEYS = RULE_KEYS | {"pipeline"}
 INTERVIEW_EVENTS = ("scheduled", "rescheduled", "cancelled", "feedback")
 INVITATION_EVENTS = ("interview:scheduled", "interview:rescheduled", "interview:cancelled")
 INTERVIEW_REMINDERS = (INTERVIEW_REMINDER, FEEDBACK_REMINDER)
-RECIPIENTS = ("candidate", "owner", "recruiters", "contact", "interviewers")
+RECIPIENTS = ("candidate", "owner", "recruiters", "contact", "interviewers", "hr")
+# A candidate's request for a copy of their data, and its reminder when due (to HR).
+DATA_REQUEST_EVENTS = (DATA_REQUEST, f"reminder:{DATA_REQUEST}")
 
 
 class RulesError(WorkflowError):
@@ -297,6 +302,7 @@ class _Loader:
         if pipeline.entity is EntityType.application:
             known += [f"interview:{what}" for what in INTERVIEW_EVENTS]
             known += [f"reminder:{kind}" for kind in INTERVIEW_REMINDERS]
+            known += list(DATA_REQUEST_EVENTS)
         known += [f"reminder:{kind}" for kind in reminder_kinds(pipeline)]
         if on not in known:
             raise self.fail(
@@ -428,12 +434,16 @@ def event_about(on: str, pipeline: Pipeline) -> About:
         return About.posting
     if on.startswith("interview:") or on.removeprefix("reminder:") in INTERVIEW_REMINDERS:
         return About.interview
+    if on in DATA_REQUEST_EVENTS:
+        return About.data_request
     return About.application
 
 
 def provides(has: About, needs: About) -> bool:
-    """An interview's event also gives its application; a posting's gives only the posting."""
-    return needs is has or (has is About.interview and needs is About.application)
+    """An interview's or a data request's event also gives its application; a posting's gives
+    only the posting."""
+    about_application = (About.interview, About.data_request)
+    return needs is has or (has in about_application and needs is About.application)
 
 
 def _fits(pattern: str, name: str) -> bool:

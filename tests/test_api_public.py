@@ -77,7 +77,7 @@ def test_a_candidate_applies_follows_and_withdraws(api: Api) -> None:
     response = submit(api, posting.id, source="website", consent_talent_pool="true")
     assert response.status_code == 201, response.text
     receipt = response.json()
-    assert receipt["status_url"].startswith("http://127.0.0.1:8000/public/applications/")
+    assert receipt["status_url"].startswith("http://127.0.0.1:8000/status/")
     assert receipt["state_label"] == "Candidature reçue"
 
     status = api.client.get(f"/public/applications/{_token(receipt)}").json()

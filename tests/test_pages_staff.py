@@ -97,3 +97,8 @@ def test_an_unknown_page_is_an_html_404_and_the_api_keeps_problem_json(api: Api)
     assert page.status_code == 404 and "text/html" in page.headers["content-type"]
     assert "<h1>Not found</h1>" in page.text
     assert api.client.get("/nothing-here").headers["content-type"] == "application/problem+json"
+
+
+def test_the_printed_address_leads_to_the_staff_pages(api: Api) -> None:
+    response = api.client.get("/", follow_redirects=True)
+    assert response.url.path == "/app/login" and "<form" in response.text

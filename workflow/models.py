@@ -431,6 +431,31 @@ class PipelineCount(SQLModel, table=True):
     count: int = 0
 
 
+class DataRequest(SQLModel, table=True):
+    """A candidate's request for a copy of their personal data, made from their status link
+    (workflow/data_requests.py). A candidate has at most one open (unanswered) request."""
+
+    __tablename__ = "data_request"
+    __table_args__ = (
+        Index(
+            "uq_data_request_open",
+            "candidate_id",
+            unique=True,
+            postgresql_where=text("answered_at IS NULL"),
+            sqlite_where=text("answered_at IS NULL"),
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    organisation_id: int = Field(foreign_key="organisation.id", index=True)
+    candidate_id: int = Field(foreign_key="candidate.id")
+    # The application whose status link was used: the reminder deadline hangs on it.
+    application_id: int = Field(foreign_key="application.id", index=True)
+    requested_at: datetime = _utc()
+    due_at: datetime = _utc()
+    answered_at: datetime | None = _utc(nullable=True)
+
+
 # The faces' bookkeeping tables (tokens, login attempts, idempotency) live in their own module;
 # importing it here registers them on the same metadata wherever the models are loaded.
 import workflow.auth_models  # noqa: E402, F401

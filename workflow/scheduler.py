@@ -25,7 +25,7 @@ from typing import IO, Any
 from sqlalchemy import Engine, bindparam, func, insert, select, update
 from sqlmodel import Session
 
-from workflow import interviews, retention, workers
+from workflow import data_requests, interviews, retention, workers
 from workflow.context import Actor
 from workflow.errors import (
     GuardFailed,
@@ -238,6 +238,9 @@ def _work(workflow: Workflow, session: Session, row: Any, now: datetime) -> str 
     if row.entity_type is EntityType.interview:
         _remind_interview(workflow, session, row, now)
         return None
+    if row.kind == data_requests.DATA_REQUEST:  # on an application, whatever its state
+        _remind_data_request(workflow, session, row, now)
+        return None
     what = f"{row.entity_type.value} {row.entity_id}"
     state = row.entity_state
     if row.event is not None or row.action is not None:
@@ -287,6 +290,15 @@ def _remind_interview(workflow: Workflow, session: Session, row: Any, now: datet
     if found.moot is not None:
         raise Moot(found.moot)
     _publish_reminder(workflow, session, row, now, found.pipeline, found.payload)
+
+
+def _remind_data_request(workflow: Workflow, session: Session, row: Any, now: datetime) -> None:
+    """A candidate's data request falls due: remind HR, unless it has been answered."""
+    found = data_requests.reminder(session, row.entity_id)
+    if found is None:
+        raise Moot(f"the data request made from application {row.entity_id} was answered")
+    pipeline, payload = found
+    _publish_reminder(workflow, session, row, now, pipeline, payload)
 
 
 def _publish_reminder(

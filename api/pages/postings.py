@@ -25,6 +25,7 @@ from starlette.datastructures import FormData
 
 from api.access import manages, may_manage
 from api.deps import MAX_ID, IdPath, get_container
+from api.jobposting import SALARY_UNITS
 from api.pages.board import explain, guard_text
 from api.pages.i18n import Translator
 from api.pages.web import PageManager, PageUser, check_csrf, redirect, render, translator
@@ -39,7 +40,6 @@ from api.routes.postings import (
     read_posting,
     update_posting,
 )
-from api.routes.public import SALARY_UNITS
 from api.security import Principal
 from api.transitions import EventIn
 from workflow import reports

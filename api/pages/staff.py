@@ -33,6 +33,12 @@ def _secure(request: Request) -> bool:
     return get_container(request).settings.public_base_url.startswith("https://")
 
 
+@router.get("/")
+def front_door() -> Response:
+    """The address `vivier serve` prints: staff go to their pages (the login page first)."""
+    return RedirectResponse("/app", status_code=303)
+
+
 @router.get("/app")
 def home(user: PageUser) -> Response:
     return RedirectResponse("/app/postings", status_code=303)

@@ -1,41 +1,52 @@
 """The public face, no login: published postings (with schema.org JSON-LD), applying with a CV
-and a cover letter, and the candidate's private status link (follow, withdraw).
+and a cover letter, and the candidate's private status link (follow, withdraw, ask for a copy
+of their data).
 
-Only a published posting exists here: any other state answers 404. Applying goes through
-`Workflow.apply_in`, which refuses it after the closing date whatever the scheduler did (409). A
-cover letter is required for staff postings (seed 004 asks for "une lettre de motivation et un
-Curriculum vitae") and optional for volunteer calls. The status link is a capability, like a
-password-reset link: whoever holds it sees the stage in plain words, never notes, feedback or
-the reason of a rejection.
+Only a published posting exists here: any other state answers 404. Applying (api/applying.py)
+goes through `Workflow.apply_in`, which refuses it after the closing date whatever the scheduler
+did (409). The status link is a capability, like a password-reset link: whoever holds it sees the
+stage in plain words, never notes, feedback or the reason of a rejection.
+
+The careers pages (api/pages/careers.py, api/pages/status.py) call these functions too: the
+listings, `application_status`, `withdraw_application` and `request_data_copy`, and the helpers
+below them (`open_organisations`, `timeline`, `upcoming_interviews`).
 """
 
 from __future__ import annotations
 
-import re
-import unicodedata
+from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Annotated, Any, Literal
-from zoneinfo import ZoneInfo
+from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Query, UploadFile
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
-from sqlalchemy import or_, select
+from sqlalchemy import ColumnElement, func, or_, select
 from sqlmodel import Session
 
-from api import uploads
+from api import applying, uploads
+from api.applying import (
+    EMAIL_MAX,
+    NAME_MAX,
+    PHONE_MAX,
+    PRIVACY_TEXT_VERSION,
+    SOURCE_MAX,
+    ApplicationForm,
+    ApplicationReceipt,
+    Language,
+)
 from api.deps import ContainerDep, IdPath
-from api.problems import Problem, invalid, not_found
+from api.jobposting import date_posted, job_posting
+from api.problems import Problem, not_found
 from api.wiring import Container
-from config.settings import Settings
+from workflow import data_requests
 from workflow.context import Actor
-from workflow.errors import AlreadyExists, TransitionNotAllowed
+from workflow.errors import TransitionNotAllowed
 from workflow.models import (
     Application,
     Candidate,
-    CandidateCreate,
-    Document,
     EntityType,
+    Interview,
     Organisation,
     Posting,
     PostingKind,
@@ -46,20 +57,7 @@ from workflow.service import Workflow
 
 router = APIRouter(prefix="/public", tags=["public"])
 
-PUBLISHED = "published"
-# The version of the privacy notice and talent-pool text the application form shows; recorded
-# with each consent. Change it when the text changes.
-PRIVACY_TEXT_VERSION = "privacy-2024-01"
-TALENT_POOL_TEXT_VERSION = "talent-pool-2024-01"
-Language = Literal["fr", "en"]
-# Deliberately strict and ASCII: a plain address, nothing a mail header could be bent with.
-EMAIL = re.compile(
-    r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
-    r"@([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
-)
-# Line breaks and control characters: what header injection is made of.
-FORBIDDEN_CATEGORIES = {"Cc", "Zl", "Zp"}
-SALARY_UNITS = {"hour": "HOUR", "day": "DAY", "week": "WEEK", "month": "MONTH", "year": "YEAR"}
+PUBLISHED = applying.PUBLISHED
 NOT_PUBLISHED = {404: {"description": "No published posting with this id."}}
 
 
@@ -111,7 +109,7 @@ POSTING_FIELDS = [
 ]  # fmt: skip
 
 
-def _public(container: Container, posting: Posting, org: Organisation) -> PublicPosting:
+def public_posting(container: Container, posting: Posting, org: Organisation) -> PublicPosting:
     base = f"{_base(container)}/public/postings/{posting.id}"
     fields = {name: getattr(posting, name) for name in POSTING_FIELDS}
     return PublicPosting(
@@ -127,15 +125,43 @@ def _base(container: Container) -> str:
     return container.settings.public_base_url.rstrip("/")
 
 
-def _published(session: Session, posting_id: int) -> tuple[Posting, Organisation]:
-    row = session.execute(
-        select(Posting, Organisation)
-        .join(Organisation, Organisation.id == Posting.organisation_id)
-        .where(Posting.id == posting_id, Posting.state == PUBLISHED)
-    ).first()
-    if row is None:
-        raise not_found("posting", posting_id)
-    return row[0], row[1]
+def open_now(now: datetime) -> ColumnElement[bool]:
+    """Published and not past its closing date: taking applications."""
+    return (Posting.state == PUBLISHED) & or_(Posting.closes_at.is_(None), Posting.closes_at >= now)
+
+
+def organisation_by_slug(session: Session, slug: str) -> Organisation:
+    org = session.scalars(select(Organisation).where(Organisation.slug == slug)).first()
+    if org is None:
+        raise not_found("organisation", slug)
+    return org
+
+
+def open_postings(
+    session: Session, org: Organisation, now: datetime, limit: int = 200, offset: int = 0
+) -> list[Posting]:
+    """The organisation's postings taking applications, the soonest to close first."""
+    return list(
+        session.scalars(
+            select(Posting)
+            .where(Posting.organisation_id == org.id, open_now(now))
+            .order_by(Posting.closes_at.is_(None), Posting.closes_at, Posting.id)
+            .limit(limit)
+            .offset(offset)
+        )
+    )
+
+
+def open_organisations(session: Session, now: datetime) -> list[tuple[Organisation, int]]:
+    """The organisations with postings taking applications, each with how many, by name."""
+    rows = session.execute(
+        select(Organisation, func.count(Posting.id))
+        .join(Posting, Posting.organisation_id == Organisation.id)
+        .where(open_now(now))
+        .group_by(Organisation.id)
+        .order_by(Organisation.name, Organisation.id)
+    ).all()
+    return [(org, count) for org, count in rows]
 
 
 @router.get(
@@ -152,24 +178,15 @@ def list_public_postings(
     """Published postings whose closing date has not passed, the soonest to close first."""
     workflow = container.workflow
     with workflow.sessions.begin() as session:
-        org = session.scalars(select(Organisation).where(Organisation.slug == organisation)).first()
-        if org is None:
-            raise not_found("organisation", organisation)
-        open_now = or_(Posting.closes_at.is_(None), Posting.closes_at >= workflow.clock())
-        postings = session.scalars(
-            select(Posting)
-            .where(Posting.organisation_id == org.id, Posting.state == PUBLISHED, open_now)
-            .order_by(Posting.closes_at.is_(None), Posting.closes_at, Posting.id)
-            .limit(limit)
-            .offset(offset)
-        ).all()
-        return [_public(container, posting, org) for posting in postings]
+        org = organisation_by_slug(session, organisation)
+        postings = open_postings(session, org, workflow.clock(), limit, offset)
+        return [public_posting(container, posting, org) for posting in postings]
 
 
 @router.get("/postings/{posting_id}", summary="One published posting.", responses=NOT_PUBLISHED)
 def read_public_posting(posting_id: IdPath, container: ContainerDep) -> PublicPosting:
     with container.workflow.sessions.begin() as session:
-        return _public(container, *_published(session, posting_id))
+        return public_posting(container, *applying.published(session, posting_id))
 
 
 class JsonLdResponse(JSONResponse):
@@ -187,124 +204,26 @@ class JsonLdResponse(JSONResponse):
 )
 def public_posting_jsonld(posting_id: IdPath, container: ContainerDep) -> JsonLdResponse:
     with container.workflow.sessions.begin() as session:
-        posting, org = _published(session, posting_id)
-        posted = session.scalar(
-            select(TransitionRecord.at)
-            .where(
-                TransitionRecord.entity_type == EntityType.posting,
-                TransitionRecord.entity_id == posting.id,
-                TransitionRecord.to_state == PUBLISHED,
-            )
-            .order_by(TransitionRecord.id.desc())
-            .limit(1)
-        )
-        return JsonLdResponse(job_posting(container, posting, org, posted))
-
-
-def job_posting(
-    container: Container, posting: Posting, org: Organisation, posted: datetime | None
-) -> dict[str, Any]:
-    """schema.org JobPosting; times in the posting's own time zone."""
-    zone = ZoneInfo(posting.timezone)
-    data: dict[str, Any] = {
-        "@context": "https://schema.org/",
-        "@type": "JobPosting",
-        "title": posting.title,
-        "description": posting.description,
-        "identifier": {"@type": "PropertyValue", "name": org.name, "value": posting.ref},
-        "hiringOrganization": {"@type": "Organization", "name": org.name},
-        "employmentType": _employment_type(posting),
-        "url": f"{_base(container)}/public/postings/{posting.id}",
-        "directApply": True,
-    }
-    if posted is not None:
-        data["datePosted"] = posted.astimezone(zone).isoformat()
-    if posting.closes_at is not None:
-        data["validThrough"] = posting.closes_at.astimezone(zone).isoformat()
-    if posting.location:
-        address = {"@type": "PostalAddress", "addressLocality": posting.location}
-        data["jobLocation"] = {"@type": "Place", "address": address}
-    if posting.start_date is not None:
-        data["jobStartDate"] = posting.start_date.isoformat()
-    salary = _salary(posting)
-    if salary is not None:
-        data["baseSalary"] = salary
-    return data
-
-
-def _employment_type(posting: Posting) -> str:
-    if posting.kind is PostingKind.volunteer:
-        return "VOLUNTEER"
-    # The workload lists the shares of the job's activities; less than 100 % in all is part time.
-    percents = [item.get("percent") for item in posting.workload]
-    shares = [p for p in percents if isinstance(p, int | float)]
-    return "PART_TIME" if shares and sum(shares) < 100 else "FULL_TIME"
-
-
-def _salary(posting: Posting) -> dict[str, Any] | None:
-    if posting.salary_min is None and posting.salary_max is None:
-        return None
-    value: dict[str, Any] = {"@type": "QuantitativeValue"}
-    if posting.salary_min is not None:
-        value["minValue"] = posting.salary_min
-    if posting.salary_max is not None:
-        value["maxValue"] = posting.salary_max
-    if posting.salary_period:
-        period = posting.salary_period.strip().lower()
-        value["unitText"] = SALARY_UNITS.get(period, period.upper())
-    salary: dict[str, Any] = {"@type": "MonetaryAmount", "value": value}
-    if posting.salary_currency:
-        salary["currency"] = posting.salary_currency
-    return salary
+        posting, org = applying.published(session, posting_id)
+        posted = date_posted(session, posting_id)
+        return JsonLdResponse(job_posting(container.settings, posting, org, posted))
 
 
 # --- Applying -----------------------------------------------------------------------------------
 
 
-class ApplicationReceipt(BaseModel):
-    application_id: int
-    status_url: str = Field(description="The candidate's private link to follow the application.")
-    state: str
-    state_label: str
-
-
-def _text(field: str, value: str, *, required: bool = False) -> str:
-    """`value` trimmed; a line break or control character (header injection) is a 422."""
-    if any(unicodedata.category(ch) in FORBIDDEN_CATEGORIES for ch in value):
-        raise invalid(field, "must not contain line breaks or control characters")
-    value = value.strip()
-    if required and not value:
-        raise invalid(field, "must not be empty")
-    return value
-
-
-def _email(value: str) -> str:
-    value = _text("email", value, required=True)
-    local = value.partition("@")[0]
-    if not EMAIL.fullmatch(value) or len(local) > 64:
-        raise invalid("email", "not a valid e-mail address")
-    return value
-
-
-def _given(upload: UploadFile | None) -> UploadFile | None:
-    """A browser sends an empty part without a file name for a file input left empty."""
-    if upload is None or (not upload.filename and not upload.size):
-        return None
-    return upload
-
-
 def apply_to_posting(
     posting_id: IdPath,
     container: ContainerDep,
-    first_name: Annotated[str, Form(min_length=1, max_length=255)],
-    last_name: Annotated[str, Form(min_length=1, max_length=255)],
-    email: Annotated[str, Form(min_length=3, max_length=320)],
+    first_name: Annotated[str, Form(min_length=1, max_length=NAME_MAX)],
+    last_name: Annotated[str, Form(min_length=1, max_length=NAME_MAX)],
+    email: Annotated[str, Form(min_length=3, max_length=EMAIL_MAX)],
     language: Annotated[Language, Form(description="The language we write to you in.")],
     consent_privacy: Annotated[
         bool, Form(description=f"Must be true: the privacy notice ({PRIVACY_TEXT_VERSION}).")
     ],
     cv: Annotated[UploadFile, File(description="PDF, DOCX or ODT.")],
-    phone: Annotated[str, Form(max_length=64)] = "",
+    phone: Annotated[str, Form(max_length=PHONE_MAX)] = "",
     consent_talent_pool: Annotated[
         bool, Form(description="Keep my details for future calls.")
     ] = False,
@@ -312,39 +231,20 @@ def apply_to_posting(
         UploadFile | None,
         File(description="PDF, DOCX or ODT; required for staff postings."),
     ] = None,
-    source: Annotated[str, Form(max_length=64, description="Where you heard of the call.")] = "",
+    source: Annotated[
+        str, Form(max_length=SOURCE_MAX, description="Where you heard of the call.")
+    ] = "",
 ) -> ApplicationReceipt:
-    settings, workflow = container.settings, container.workflow
-    now = workflow.clock()
-    person = CandidateCreate(
-        first_name=_text("first_name", first_name, required=True),
-        last_name=_text("last_name", last_name, required=True),
-        email=_email(email),
-        phone=_text("phone", phone),
-        language=language,
-        consents=_consents(consent_privacy, consent_talent_pool, now),
-    )
-    source = _text("source", source)
-    cover_letter = _given(cover_letter)
-    files = _checked(settings, cv, cover_letter)
-    with (
-        uploads.Staging(settings.effective_storage_dir) as staging,
-        workflow.sessions.begin() as session,
-    ):
-        posting, _ = _published(session, posting_id)
-        if posting.kind is PostingKind.staff and cover_letter is None:
-            raise invalid("cover_letter", "a cover letter is required for this position")
-        application = _apply_in(workflow, session, posting, person, source)
-        _keep_consents(session, application.candidate_id, person.consents)
-        _store(session, staging, application, files, now)
-        assert application.id is not None
-        state = workflow.pipeline_of(application).states[application.state]
-        return ApplicationReceipt(
-            application_id=application.id,
-            status_url=container.settings.status_url(application.status_token),
-            state=application.state,
-            state_label=state.label[language],
-        )
+    form = ApplicationForm(
+        first_name=first_name, last_name=last_name, email=email, language=language,
+        consent_privacy=consent_privacy, phone=phone, consent_talent_pool=consent_talent_pool,
+        source=source,
+    )  # fmt: skip
+    now = container.workflow.clock()
+    checked, problems = applying.check(container.settings, form, cv, cover_letter, now)
+    if checked is None:
+        raise problems[0]
+    return applying.apply(container, posting_id, checked)
 
 
 router.add_api_route(
@@ -360,73 +260,6 @@ router.add_api_route(
     },
     route_class_override=uploads.BoundedUploadRoute,
 )
-
-
-def _consents(privacy: bool, talent_pool: bool, now: datetime) -> list[dict[str, Any]]:
-    if not privacy:
-        raise invalid("consent_privacy", "the privacy notice must be accepted to apply")
-    given = [("privacy", PRIVACY_TEXT_VERSION)]
-    if talent_pool:
-        given.append(("talent_pool", TALENT_POOL_TEXT_VERSION))
-    at = now.isoformat()
-    return [{"kind": kind, "text_version": version, "given_at": at} for kind, version in given]
-
-
-def _checked(
-    settings: Settings, cv: UploadFile, cover_letter: UploadFile | None
-) -> list[uploads.Upload]:
-    """Every file checked before the database is touched: a refused one changes nothing."""
-    files = [uploads.check("cv", cv.file, settings)]
-    if cover_letter is not None:
-        files.append(uploads.check("cover_letter", cover_letter.file, settings))
-    return files
-
-
-def _store(
-    session: Session,
-    staging: uploads.Staging,
-    application: Application,
-    files: list[uploads.Upload],
-    now: datetime,
-) -> None:
-    """Each file under a generated name, and its Document row in the application's transaction."""
-    for upload in files:
-        session.add(
-            Document(
-                organisation_id=application.organisation_id,
-                application_id=application.id,
-                kind=upload.field,
-                storage_name=staging.store(upload),
-                content_type=upload.type.content_type,
-                size=upload.size,
-                sha256=upload.sha256,
-                created_at=now,
-            )
-        )
-    session.flush()
-
-
-def _apply_in(
-    workflow: Workflow, session: Session, posting: Posting, person: CandidateCreate, source: str
-) -> Application:
-    try:
-        return workflow.apply_in(
-            session, posting.id, person, source=source, organisation_id=posting.organisation_id
-        )
-    except AlreadyExists:
-        raise Problem(
-            409, "already-applied", "Already applied",
-            "you have already applied to this posting with this e-mail address; "
-            "the link you were given shows where your application stands",
-            field="email",
-        ) from None  # fmt: skip
-
-
-def _keep_consents(session: Session, candidate_id: int, consents: list[dict[str, Any]]) -> None:
-    """A candidate found again by e-mail keeps the consents of each application too."""
-    candidate = session.get_one(Candidate, candidate_id)
-    if consents[0] not in candidate.consents:
-        candidate.consents = [*candidate.consents, *consents]
 
 
 # --- The candidate's status link ----------------------------------------------------------------
@@ -445,7 +278,7 @@ class ApplicationStatus(BaseModel):
     since: datetime
 
 
-def _by_token(session: Session, token: str) -> Application:
+def by_token(session: Session, token: str) -> Application:
     application = session.scalars(
         select(Application).where(Application.status_token == token)
     ).first()
@@ -454,7 +287,7 @@ def _by_token(session: Session, token: str) -> Application:
     return application
 
 
-def _status(
+def status_of(
     workflow: Workflow, session: Session, application: Application, lang: Language | None
 ) -> ApplicationStatus:
     candidate = session.get_one(Candidate, application.candidate_id)
@@ -484,6 +317,53 @@ def _next_step(pipeline: Pipeline, state: str, language: Language) -> str | None
     return pipeline.states[following[0]].label[language] if following else None
 
 
+@dataclass(frozen=True)
+class Stage:
+    """A stage the application reached, as the candidate may see it: no actor, no reason."""
+
+    state: str
+    label: str
+    at: datetime
+
+
+def timeline(
+    workflow: Workflow, session: Session, application: Application, language: Language
+) -> list[Stage]:
+    """Each stage the application entered, oldest first (a move within a stage is left out)."""
+    records = session.execute(
+        select(TransitionRecord.from_state, TransitionRecord.to_state, TransitionRecord.at)
+        .where(
+            TransitionRecord.entity_type == EntityType.application,
+            TransitionRecord.entity_id == application.id,
+        )
+        .order_by(TransitionRecord.id)
+    ).all()
+    states = workflow.pipeline_of(application).states
+    return [
+        Stage(to_state, states[to_state].label[language], at)
+        for from_state, to_state, at in records
+        if from_state != to_state
+    ]
+
+
+def upcoming_interviews(
+    session: Session, application: Application, now: datetime
+) -> list[Interview]:
+    """The application's interviews not cancelled and not yet over, soonest first."""
+    ends = func.coalesce(Interview.ends_at, Interview.starts_at)
+    return list(
+        session.scalars(
+            select(Interview)
+            .where(
+                Interview.application_id == application.id,
+                Interview.cancelled_at.is_(None),
+                ends >= now,
+            )
+            .order_by(Interview.starts_at, Interview.id)
+        )
+    )
+
+
 LangQuery = Annotated[
     Language | None, Query(description="Answer in this language; default: the candidate's.")
 ]
@@ -500,7 +380,7 @@ def application_status(
 ) -> ApplicationStatus:
     workflow = container.workflow
     with workflow.sessions.begin() as session:
-        return _status(workflow, session, _by_token(session, token), lang)
+        return status_of(workflow, session, by_token(session, token), lang)
 
 
 @router.post(
@@ -513,7 +393,7 @@ def withdraw_application(
 ) -> ApplicationStatus:
     workflow = container.workflow
     with workflow.sessions.begin() as session:
-        application = _by_token(session, token)
+        application = by_token(session, token)
         try:
             workflow.fire_in(
                 session, EntityType.application, application.id, "withdraw",
@@ -521,9 +401,37 @@ def withdraw_application(
                 organisation_id=application.organisation_id,
             )  # fmt: skip
         except TransitionNotAllowed:
-            status = _status(workflow, session, application, lang)
+            status = status_of(workflow, session, application, lang)
             raise Problem(
                 409, "withdraw-not-allowed", "Cannot be withdrawn now",
                 f"your application is at '{status.state_label}': it can no longer be withdrawn",
             ) from None  # fmt: skip
-        return _status(workflow, session, application, lang)
+        return status_of(workflow, session, application, lang)
+
+
+class DataRequestReceipt(BaseModel):
+    recorded_now: bool = Field(
+        description="False: a request of yours was already open; it is answered first."
+    )
+    requested_at: datetime
+    due_at: datetime = Field(description="We send the copy by then (one month).")
+
+
+@router.post(
+    "/applications/{token}/data-request",
+    summary="Ask for a copy of the personal data the organisation holds about me.",
+    description="Recorded, HR is told, and the copy is due within one month. Asking again "
+    "while a request is open changes nothing and says so (`recorded_now` false).",
+    responses=UNKNOWN_LINK,
+)
+def request_data_copy(token: str, container: ContainerDep) -> DataRequestReceipt:
+    workflow = container.workflow
+    with workflow.sessions.begin() as session:
+        application = by_token(session, token)
+        assert application.id is not None
+        requested = data_requests.request_copy(session, workflow, application.id)
+        return DataRequestReceipt(
+            recorded_now=requested.new,
+            requested_at=requested.request.requested_at,
+            due_at=requested.request.due_at,
+        )
