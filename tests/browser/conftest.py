@@ -6,6 +6,8 @@ e-mail dispatcher) and one Chromium for all of tests/browser, a fresh browser co
     browser           Playwright's Browser: Debian's /usr/bin/chromium through the pinned driver
     page              a Page at 1280x900, locale en-GB, base URL = the server (page.goto("/app"))
     phone_page        the same at 375x812 as a phone (mobile viewport, touch)
+    new_page          new_page(name) -> another such Page in a context of its own: another person
+                      in the same test (a recruiter beside the candidate), checked like `page`
     screenshot        screenshot(page, name) -> Path of the PNG (docs/screenshots/ with
                       VIVIER_SCREENSHOTS=1, else the run's temporary folder)
 
@@ -21,7 +23,8 @@ logged a traceback while the test ran.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -97,6 +100,7 @@ def screenshot(tmp_path_factory: pytest.TempPathFactory) -> Screenshots:
     return Screenshots.for_run(tmp_path_factory.mktemp("screenshots"))
 
 
+@contextmanager
 def _open_page(
     browser: Browser, server: Server, request: pytest.FixtureRequest, tmp_path: Path, **options: Any
 ) -> Iterator[Page]:
@@ -120,6 +124,7 @@ def _open_page(
 def _keep_evidence(page: Page, tmp_path: Path) -> None:
     """On failure: where the page was and what it showed (printed with the test's report)."""
     try:
+        tmp_path.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=tmp_path / "failure.png", full_page=True)
         (tmp_path / "failure.html").write_text(page.content())
     except Error as exc:  # the page may be gone with what made the test fail
@@ -132,11 +137,29 @@ def _keep_evidence(page: Page, tmp_path: Path) -> None:
 def page(
     browser: Browser, server: Server, request: pytest.FixtureRequest, tmp_path: Path
 ) -> Iterator[Page]:
-    yield from _open_page(browser, server, request, tmp_path, **DESKTOP)
+    with _open_page(browser, server, request, tmp_path, **DESKTOP) as opened:
+        yield opened
 
 
 @pytest.fixture
 def phone_page(
     browser: Browser, server: Server, request: pytest.FixtureRequest, tmp_path: Path
 ) -> Iterator[Page]:
-    yield from _open_page(browser, server, request, tmp_path, **PHONE)
+    with _open_page(browser, server, request, tmp_path, **PHONE) as opened:
+        yield opened
+
+
+@pytest.fixture
+def new_page(
+    browser: Browser, server: Server, request: pytest.FixtureRequest, tmp_path: Path
+) -> Iterator[Callable[[str], Page]]:
+    """Pages for the other people of a test, each in its own context (its own cookies, so its
+    own login), at the desktop size; each is checked at the test's end like `page`, and keeps
+    its failure evidence under the test's folder in a subfolder named after it."""
+    with ExitStack() as pages:
+
+        def open_another(name: str) -> Page:
+            folder = tmp_path / name
+            return pages.enter_context(_open_page(browser, server, request, folder, **DESKTOP))
+
+        yield open_another

@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.message import EmailMessage
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ import pytest
 from playwright.sync_api import Page
 
 from api.cli import DEMO_PASSWORD
+from api.pages.web import SESSION_COOKIE
 from api.wiring import Container, build_container
 from config.settings import Settings
 from tests.conftest import in_ci
@@ -203,6 +205,23 @@ def login(page: Page, email_address: str, password: str = DEMO_PASSWORD) -> None
         pytest.fail(f"login as {email_address} refused: {refusal.inner_text()}")
 
 
+@dataclass
+class Logins:
+    """Log each account in once through the form, then hand its session cookie to the other
+    pages that need that account (a login costs the password hash's time, on purpose)."""
+
+    cookies: dict[str, list[Any]] = field(default_factory=dict)
+
+    def __call__(self, page: Page, email_address: str) -> None:
+        if email_address not in self.cookies:
+            login(page, email_address)
+            session = [c for c in page.context.cookies() if c["name"] == SESSION_COOKIE]
+            assert session, f"no session cookie after logging in as {email_address}"
+            self.cookies[email_address] = session
+        else:
+            page.context.add_cookies(self.cookies[email_address])
+
+
 def axe(page: Page) -> list[dict[str, Any]]:
     """axe-core's WCAG 2.0/2.1 A and AA violations on the page as it is now (the pinned copy in
     vendor/, injected into the page: nothing is fetched from elsewhere)."""
@@ -235,6 +254,68 @@ def assert_accessible(page: Page, where: str = "") -> list[dict[str, Any]]:
     blocking = [v for v in violations if v["impact"] in BLOCKING_IMPACTS]
     assert not blocking, f"axe on {where or page.url}:\n{describe(blocking)}"
     return violations
+
+
+# The form controls a person fills in (not hidden fields, not buttons), and the ones of them
+# that no <label> names: a label of its own (for= or around it) with words in it.
+UNLABELLED_JS = """() => [...document.querySelectorAll('input, select, textarea')]
+  .filter(el => !['hidden', 'submit', 'button', 'reset', 'image'].includes(el.type))
+  .filter(el => ![...el.labels].some(label => label.textContent.trim()))
+  .map(el => el.outerHTML.slice(0, 160))"""
+
+
+def assert_labelled(page: Page, where: str = "") -> int:
+    """Fails naming every form control without a label; returns how many controls there are
+    (so a test can tell it looked at a form, not at an empty page)."""
+    unlabelled = page.evaluate(UNLABELLED_JS)
+    assert not unlabelled, f"form fields without a label on {where or page.url}:\n" + "\n".join(
+        unlabelled
+    )
+    controls = "input:not([type=hidden]):not([type=submit]), select, textarea"
+    return page.locator(controls).count()
+
+
+def assert_headings_in_order(page: Page, where: str = "") -> None:
+    """One h1, first; going down, no level skipped (an h2 before any h3, and so on)."""
+    levels = page.evaluate(
+        "() => [...document.querySelectorAll('h1, h2, h3, h4, h5, h6')]"
+        ".filter(h => h.getClientRects().length).map(h => Number(h.tagName[1]))"
+    )
+    where = where or page.url
+    assert levels and levels[0] == 1 and levels.count(1) == 1, f"{where}: headings {levels}"
+    skips = [(a, b) for a, b in pairwise(levels) if b > a + 1]
+    assert not skips, f"{where}: a heading level is skipped in {levels}"
+
+
+def assert_no_sideways_scroll(page: Page, where: str = "") -> None:
+    """Nothing on the page is wider than the window (wide tables scroll in their own box)."""
+    width = page.evaluate("document.documentElement.scrollWidth")
+    window = page.viewport_size["width"] if page.viewport_size else 0
+    assert width <= window, f"{where or page.url} is {width} px wide in a {window} px window"
+
+
+def mark_document(page: Page) -> None:
+    """Mark the document now shown: `same_document` then tells whether it is still the one
+    (an htmx swap keeps it; a full page load replaces it, and the mark with it)."""
+    page.evaluate("window.vivierTestMark = true")
+
+
+def same_document(page: Page) -> bool:
+    return page.evaluate("window.vivierTestMark === true")
+
+
+# A tiny valid PDF (what uploads accept as a CV: it starts with %PDF- and ends with %%EOF).
+PDF = (
+    b"%PDF-1.4\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\n"
+    b"2 0 obj << /Type /Pages /Kids [3 0 R] /Count 1 >> endobj\n"
+    b"3 0 obj << /Type /Page /Parent 2 0 R /MediaBox [0 0 200 200] >> endobj\n"
+    b"trailer << /Root 1 0 R >>\n%%EOF\n"
+)
+
+
+def pdf_file(name: str = "cv.pdf") -> dict[str, Any]:
+    """A file for `locator.set_input_files`, as a candidate would pick it from their disk."""
+    return {"name": name, "mimeType": "application/pdf", "buffer": PDF}
 
 
 @dataclass

@@ -70,7 +70,8 @@ def test_the_login_page_passes_axe_on_a_desktop_and_a_phone(
     # Usable at 375 px: nothing wider than the screen, so no sideways scrolling.
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= page.viewport_size["width"]
-    screenshot(page, "login" if device == "page" else "login-phone")
+    if device == "page":
+        screenshot(page, "01-login")  # the first of the README's (test_accessibility.py: the rest)
 
 
 def test_the_error_page_passes_axe_and_leads_back(page: Page) -> None:
