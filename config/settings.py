@@ -115,6 +115,10 @@ class Settings(BaseSettings):
         """The candidate's private status page: the one link e-mails and receipts give."""
         return f"{self.public_base_url.rstrip('/')}/status/{token}"
 
+    def staff_url(self, application_id: int) -> str:
+        """The application's page for staff (the links in staff e-mails)."""
+        return f"{self.public_base_url.rstrip('/')}/app/applications/{application_id}"
+
     @property
     def effective_database_url(self) -> str:
         return self.database_url or f"sqlite:///{self.var_dir / 'vivier.db'}"

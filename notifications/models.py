@@ -18,6 +18,9 @@ class MessageStatus(StrEnum):
     queued = "queued"  # waiting for its first send or a retry (next_attempt_at)
     sent = "sent"
     dead = "dead"  # failed too often: shown to HR, re-sendable
+    # Never sent: retention removed what it said while it was still queued. Not a failure (HR
+    # has nothing to fix) and not re-sendable (there is nothing left to send).
+    cancelled = "cancelled"
 
 
 class RecipientKind(StrEnum):

@@ -390,6 +390,7 @@ class Notifier:
             "state_label": state.label[lang],
             "state_text": state.candidate[lang],
             "status_url": self.settings.status_url(token) if token else None,
+            "staff_url": self.settings.staff_url(application.id),
             "rejection_reason": application.rejection_reason,
             "received_at": application.created_at.astimezone(zone),
             "state_entered_at": application.state_entered_at.astimezone(zone),

@@ -355,6 +355,7 @@ def _sample_application(name: str, lang: str) -> dict[str, Any]:
         "state_label": texts.label[lang],
         "state_text": texts.candidate[lang],
         "status_url": "https://vivier.example.org/status/Xq3v-sample-token",
+        "staff_url": "https://vivier.example.org/app/applications/42",
         "rejection_reason": reason,
         "received_at": datetime(2025, 2, 10, 14, 5, tzinfo=SAMPLE_ZONE),
         "state_entered_at": datetime(2025, 2, 17, 9, 0, tzinfo=SAMPLE_ZONE),

@@ -9,7 +9,7 @@ The candidate's own messages also lose their recipient (an `@invalid` placeholde
 candidate row gets) and their last error (an SMTP refusal quotes the address). When the
 candidate is anonymised, every message about any of their applications and every message to them
 goes the same way. The status, template and times stay: HR still sees that a message was sent, and
-when. A message still queued is marked dead instead (there is nobody left to send it to), and the
+when. A message still queued is cancelled instead (there is nothing left to send), and the
 `.eml` copies the folder backend wrote are deleted.
 
 The files go before the commit, as the documents' do: a rollback leaves rows whose copy is gone
@@ -157,7 +157,9 @@ def _blank(session: Session, ids: Sequence[int], candidate_id: int) -> None:
     session.execute(
         update(OutboxMessage)
         .where(chosen, OutboxMessage.status == MessageStatus.queued)
-        .values(status=MessageStatus.dead, last_error=NEVER_SENT, lease_until=None, claimed_by=None)
+        .values(
+            status=MessageStatus.cancelled, last_error=NEVER_SENT, lease_until=None, claimed_by=None
+        )
     )
 
 

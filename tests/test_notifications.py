@@ -235,6 +235,8 @@ def test_a_volunteer_journey_tells_each_person_each_step_in_their_language(api: 
     new = by_template["new_application", CONTACT]
     assert new.subject == "Nouvelle candidature : Benoît Sow, Accueil des nouveaux membres"
     assert new.recipient_kind is RecipientKind.contact and new.to_name == "Équipe bénévolat"
+    staff_url = f"{api.settings.public_base_url}/app/applications/{new.application_id}"
+    assert staff_url in new.text_body and f'href="{staff_url}"' in new.html_body
     reminder = by_template["interview_reminder", "awa.sow@example.org"]
     assert "Friday, 27 March 2026 at 14:00 (Central European Standard Time)" in reminder.text_body
 

@@ -149,8 +149,8 @@ def test_retention_scrubs_every_message_about_the_application_and_its_eml_files(
     assert_scrubbed(workflow, sent, candidate.id, mail_dir)
     statuses = [row(workflow, m).status for m in sent.all]
     assert statuses == [MessageStatus.sent, MessageStatus.sent, MessageStatus.dead,
-                        MessageStatus.dead, MessageStatus.sent, MessageStatus.sent]  # fmt: skip
-    # Never sent, and nobody left to send it to: dead, saying why (not queued to "@invalid").
+                        MessageStatus.cancelled, MessageStatus.sent, MessageStatus.sent]  # fmt: skip
+    # Never sent, and nothing left to send: cancelled, saying why (not queued to "@invalid").
     waiting = row(workflow, sent.waiting)
     assert (waiting.last_error, waiting.lease_until, waiting.claimed_by) == (NEVER_SENT, None, None)
     assert row(workflow, sent.undelivered).last_error == SCRUBBED  # the refusal quoted the address

@@ -28,9 +28,12 @@ def alembic_config(engine: Engine) -> Config:
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Create or upgrade the schema to `revision` on the engine's database."""
     config = alembic_config(engine)
-    with engine.begin() as connection:
+    # Not in a transaction of ours: Alembic's own lets a migration commit part of its work
+    # (PostgreSQL uses a new enum value only once the ALTER TYPE adding it is committed).
+    with engine.connect() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
+        connection.commit()
 
 
 def current_revision(engine: Engine) -> str | None:

@@ -421,7 +421,8 @@ class IdleApplication:
 
 
 def open_states(pipelines: Iterable[Pipeline]) -> frozenset[str]:
-    """Every state of the application pipelines that is not final: where someone still waits.
+    """The states of the application pipelines where a candidate still waits for an answer:
+    neither final nor placed (accepted, in training, committed: they have their answer).
 
     Pass `workflow.pipelines.values()`. The posting lifecycle is skipped (its states are not an
     application's).
@@ -431,7 +432,7 @@ def open_states(pipelines: Iterable[Pipeline]) -> frozenset[str]:
         for pipeline in pipelines
         if pipeline.entity is EntityType.application
         for state in pipeline.states
-        if not pipeline.is_final(state)
+        if not pipeline.is_final(state) and state not in pipeline.placed
     )
 
 
