@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import email
-import socket
 import threading
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -19,6 +18,7 @@ from typing import Any
 from aiosmtpd.controller import Controller
 
 from config.settings import Settings
+from tests.serve_support import free_port
 
 
 @dataclass
@@ -81,12 +81,6 @@ class Inbox:
             for address in item.rcpt_tos:
                 subjects[address].append(item.subject)
         return subjects
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 class SmtpServer:

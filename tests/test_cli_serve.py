@@ -6,7 +6,6 @@ import getpass
 import io
 import os
 import signal
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -20,6 +19,7 @@ from api.app import create_app
 from api.cli import DEMO_PASSWORD
 from api.wiring import build_container
 from config.settings import Settings
+from tests.serve_support import free_port, wait_until_up
 
 NEW = "Amira.Haddad@aibf.example.org"
 CREATE = ("users", "create", NEW, "--org", "aibf", "--role", "hr", "--name", "Amira Haddad")
@@ -118,28 +118,6 @@ def test_revoke_tokens_logs_the_user_out(vivier, http) -> None:
 
 
 # --- serve --------------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def wait_until_up(process: subprocess.Popen, base: str, log: Path) -> None:
-    """Poll /health, at most 150 times 0.2 s (waiting on the process, so an early exit shows)."""
-    for _ in range(150):
-        try:
-            if httpx2.get(f"{base}/health", timeout=2).status_code == 200:
-                return
-        except httpx2.TransportError:
-            pass
-        try:
-            process.wait(timeout=0.2)
-        except subprocess.TimeoutExpired:
-            continue
-        pytest.fail(f"vivier serve exited with {process.returncode}:\n{log.read_text()}")
-    pytest.fail(f"vivier serve did not answer /health:\n{log.read_text()}")
 
 
 def test_serve_runs_the_api_on_the_demo_and_stops_on_sigterm(

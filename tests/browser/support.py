@@ -31,7 +31,7 @@ from api.pages.web import SESSION_COOKIE
 from api.wiring import Container, build_container
 from config.settings import Settings
 from tests.conftest import in_ci
-from tests.test_cli_serve import free_port, wait_until_up
+from tests.serve_support import free_port, wait_until_up
 
 HERE = Path(__file__).parent
 ROOT = HERE.parent.parent
