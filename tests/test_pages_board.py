@@ -239,7 +239,7 @@ def test_a_stale_or_impossible_move_says_so_and_changes_nothing(api: Api) -> Non
 
 
 def test_a_bulk_move_reports_what_became_of_each_application(api: Api) -> None:
-    _, recruiter, posting = _setup(api)
+    org, recruiter, posting = _setup(api)
     first, second, ahead = (make_application(api.workflow, posting) for _ in range(3))
     _fire(api, recruiter, ahead.id, "screen")
     url = f"/app/postings/{posting.id}/board/events"
@@ -258,6 +258,13 @@ def test_a_bulk_move_reports_what_became_of_each_application(api: Api) -> None:
     reasonless = api.client.post(url, data={"event": "reject", "ids": [first.id]}, headers=headers)
     assert en("guards.reason_given") in text(report(reasonless.text)[str(first.id)])
     assert _state(api, first.id) == ("screening", 2)
+
+    # The recruiter manages that other posting too: the API would move it; this board does not.
+    elsewhere = make_posting(api.workflow, org, owner_id=recruiter.id)
+    stray = make_application(api.workflow, elsewhere)
+    refused = api.client.post(url, data={"event": "screen", "ids": [stray.id]}, headers=headers)
+    assert en("board.bulk_not_here") in text(report(refused.text)[str(stray.id)])
+    assert _state(api, stray.id) == ("received", 1)
 
     nothing = api.client.post(url, data={"event": "invite", "reason": "kept"}, headers=headers)
     assert nothing.status_code == 422

@@ -42,7 +42,7 @@ from api.routes.postings import PostingOut, read_posting
 from api.security import Principal
 from notifications.render import TEMPLATES
 from workflow.interviews import DEFAULT_LENGTH
-from workflow.models import Feedback, Interview, InterviewInterviewer
+from workflow.models import Application, Feedback, Interview, InterviewInterviewer
 from workflow.pipeline import Pipeline
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(check_csrf)])
@@ -420,6 +420,7 @@ def bulk_move(
     t = translator(request)
     with container.workflow.sessions.begin() as session:
         managed_posting(session, user, posting_id)  # 404 when not seen, 403 when only seen
+        on_board = _on_posting(session, posting_id, ids or [])
     form = {
         "event": event, "reason": reason, "rejection_reason": rejection_reason,
         "commitment_start": commitment_start,
@@ -432,15 +433,22 @@ def bulk_move(
             else t("board.bulk_no_event")
         )  # fmt: skip
         return board_response(request, board, bulk_error=error, bulk_form=form, status=422)
-    body = BulkIn(
-        ids=ids,
-        reason=reason.strip() or None,
-        payload=payload_of(rejection_reason, commitment_start),
-    )
-    items = bulk_event(event, body, user, container)
+    elsewhere = [i for i in dict.fromkeys(ids) if i not in on_board]
+    ids = [i for i in ids if i in on_board]
+    payload = payload_of(rejection_reason, commitment_start)
+    body = BulkIn(ids=ids, reason=reason.strip() or None, payload=payload) if ids else None
+    items = bulk_event(event, body, user, container) if body else []
     board = build_board(request, user, posting_id, show)
     lines = [_bulk_line(t, board, item) for item in items]
+    # Ids of another posting's applications (a stale or crafted form): moved from their own board.
+    lines += [BulkLine(i, f"#{i}", False, t("board.bulk_not_here")) for i in elsewhere]
     return board_response(request, board, bulk=lines)
+
+
+def _on_posting(session: Session, posting_id: int, ids: list[int]) -> set[int]:
+    """Which of `ids` are applications to this posting (the others are not on its board)."""
+    query = select(Application.id).where(Application.posting_id == posting_id)
+    return set(session.scalars(query.where(Application.id.in_(ids)))) if ids else set()
 
 
 def _bulk_line(t: Translator, board: Board, item: BulkItem) -> BulkLine:
