@@ -17,6 +17,7 @@ from api.metrics import Metrics
 from api.routes import (
     applications,
     auth,
+    data_requests,
     deadlines,
     documents,
     health,
@@ -41,6 +42,7 @@ ROUTERS = [
     reports.router,
     deadlines.router,
     messages.router,
+    data_requests.router,
 ]
 
 DESCRIPTION = """Vivier's HTTP API: recruiters advance candidates, candidates apply and follow

@@ -151,3 +151,37 @@ def test_answering_another_organisations_request_is_not_found(workflow: Workflow
     asked = _ask(workflow, application)
     with workflow.sessions.begin() as session, pytest.raises(NotFound):
         data_requests.answer(session, asked.request.id, org.id + 1000, NOW)
+
+
+# --- HR answers it, from the application's page (or the API) ----------------------------------
+
+
+def test_hr_marks_the_copy_sent_on_the_application_page_which_ends_the_reminder(api) -> None:
+    org = api.org()
+    hr, recruiter = api.staff(org, Role.hr), api.staff(org, Role.recruiter)
+    posting = make_posting(api.workflow, org, owner_id=recruiter.id)  # the recruiter sees it
+    application = make_application(api.workflow, posting)
+    asked = _ask(api.workflow, application).request
+    url = f"/app/applications/{application.id}"
+    english = {"Accept-Language": "en"}
+
+    page = api.client.get(url, headers=hr.page_headers | english).text
+    assert "Copy of personal data" in page and "due by 28 February 2027" in page
+    assert "Copy of personal data" not in api.client.get(url, headers=recruiter.page_headers).text
+    refused = api.client.post(f"{url}/data-request/answered", headers=recruiter.page_headers)
+    assert refused.status_code == 403 and _reminders(api.workflow, application)[0].status is (
+        DeadlineStatus.pending
+    )
+
+    done = api.client.post(
+        f"{url}/data-request/answered", headers=hr.page_headers, follow_redirects=False
+    )
+    assert done.status_code == 303 and done.headers["location"] == f"{url}#data-requests"
+    page = api.client.get(url, headers=hr.page_headers | english).text
+    assert "sent on 31 January 2027" in page and "Mark the copy as sent" not in page
+    assert _reminders(api.workflow, application)[0].status is DeadlineStatus.cancelled
+    listed = api.client.get(f"/applications/{application.id}/data-requests", headers=hr.headers)
+    assert [(r["id"], r["answered_at"] is not None) for r in listed.json()] == [(asked.id, True)]
+    again = api.client.post(f"/applications/{application.id}/data-request/answered",
+                            headers=hr.headers)  # fmt: skip
+    assert again.status_code == 409 and again.json()["type"].endswith("/no-open-request")

@@ -104,6 +104,12 @@ def request_copy(
     return Requested(request, new=True)
 
 
+def of_candidate(session: Session, candidate_id: int) -> list[DataRequest]:
+    """Every request the candidate made, newest first (what HR answers, and answered)."""
+    query = select(DataRequest).where(DataRequest.candidate_id == candidate_id)
+    return list(session.scalars(query.order_by(DataRequest.requested_at.desc())))
+
+
 def answer(session: Session, request_id: int, organisation_id: int, now: datetime) -> DataRequest:
     """Record that HR has sent the copy: the reminder is cancelled, and the candidate may ask
     again. Answering an answered request keeps its first answer."""

@@ -36,7 +36,14 @@ from api.pages.board import (
     state_label,
 )
 from api.pages.i18n import Translator
-from api.pages.web import PageUser, check_csrf, is_htmx, redirect, render, translator
+from api.pages.web import (
+    PageUser,
+    check_csrf,
+    is_htmx,
+    redirect,
+    render,
+    translator,
+)
 from api.problems import Problem, from_domain
 from api.routes.applications import (
     NoteIn,
@@ -44,6 +51,7 @@ from api.routes.applications import (
     move_application,
     read_application,
 )
+from api.routes.data_requests import DataRequestOut, answer_data_request, list_data_requests
 from api.routes.documents import download_document, list_documents
 from api.routes.interviews import (
     NOTES_MAX,
@@ -58,6 +66,7 @@ from api.routes.messages import application_messages
 from api.routes.postings import read_posting
 from api.security import Principal
 from api.transitions import EventIn
+from api.wiring import Container
 from config.settings import known_zone
 from workflow import reports
 from workflow.errors import WorkflowError
@@ -155,6 +164,7 @@ def _page_context(
         "interviews": list_interviews(application_id, user, container),
         "messages": application_messages(application_id, user, container),
         "deadlines": upcoming,
+        "data_requests": _data_requests(application_id, user, container),
         "can_move": can_move,
         "moves": moves_of(pipeline, detail.state, detail.commitment_start, choices, t),
         "staff": staff,
@@ -178,6 +188,22 @@ def _page(
 ) -> HTMLResponse:
     context = _page_context(request, user, application_id, outcome, form)
     return render(request, "application.html", context, status=status)
+
+
+def _data_requests(
+    application_id: int, user: Principal, container: Container
+) -> list[DataRequestOut] | None:
+    """The candidate's requests for a copy of their data, for HR and admins (None for others)."""
+    if not user.sees_everything:
+        return None
+    return list_data_requests(application_id, user, container)
+
+
+@router.post("/app/applications/{application_id}/data-request/answered")
+def data_request_answered(request: Request, application_id: IdPath, user: PageUser) -> Response:
+    """HR sent the copy: the request is closed and its reminder cancelled."""
+    answer_data_request(application_id, user, get_container(request))
+    return redirect(_here(application_id, "data-requests"), request)
 
 
 def _here(application_id: int, anchor: str = "") -> str:
