@@ -11,6 +11,7 @@ a page can show or do nothing the API would refuse.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import secrets
@@ -82,7 +83,10 @@ class Pages:
     words: dict[str, dict[str, str]]
 
     @classmethod
+    @functools.cache
     def build(cls) -> Pages:
+        """One per process: the templates and words are files of the package, so every app
+        shares the compiled templates (compiling them is most of a first page's cost)."""
         return cls(_environment(), load_catalogue())
 
 
