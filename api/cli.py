@@ -600,7 +600,7 @@ def _demo_wanted(container: Container) -> bool:
 
 def _print_demo_logins() -> None:
     _out()
-    _out(f"demo logins, all with the password {DEMO_PASSWORD!r} (POST /auth/token):")
+    _out(f"demo logins, all with the password {DEMO_PASSWORD!r} (/app/login, or POST /auth/token):")
     for spec in DEMO_ORGANISATIONS:
         for role, name, email in spec.users:
             _out(f"  {spec.slug:<6} {role:<12} {name:<20} {email}")
